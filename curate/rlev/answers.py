@@ -128,8 +128,10 @@ def check_response(response: str, reference: str, question_type: str | None = No
     """Is the response's final answer (or are its answers, part by part) the reference's?"""
     response, reference = str(response or ""), str(reference or "")
     if is_choice(reference, question_type):
-        short = "\n" not in response.strip() and len(fold(response)) <= 40  # "B. $[0,2]$" is the answer itself
-        return Verdict(same_choice(response if short else extract_answer(response), reference, question_type), RULES)
+        candidate = extract_answer(response)
+        if choice_letters(candidate) is None and "\n" not in response.strip() and len(fold(response)) <= 40:
+            candidate = response  # "B. $[0,2]$": the letter, then the option's text
+        return Verdict(same_choice(candidate, reference, question_type), RULES)
     if not response.strip():
         return Verdict(False, RULES)
     wanted = reference_answers(reference)

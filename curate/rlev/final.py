@@ -201,7 +201,7 @@ def _answer_lines(text: str) -> list[str]:
 def _part_answer(part: str) -> str | None:
     """A part's answer: the whole part when it is short (its line wraps are the PDF's, `锦瑟无端五十\\n弦`),
     else its conclusion."""
-    if part.strip() and len(fold(part)) <= _SHORT:
+    if part.strip() and len(fold(part)) <= _SHORT and not _STRONG.search(part) and not _WEAK.search(part):
         return _tail(part) or fold(_REMARK.sub("", part)) or None
     return conclusion(part)
 

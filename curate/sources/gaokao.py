@@ -62,7 +62,7 @@ def _item(item: Any, subject: str, keywords: str) -> dict[str, Any] | tuple[str,
     """A raw question row from one item (exam not placed yet), or (reason, message)."""
     if not isinstance(item, dict):
         return "not_an_object", f"expected a JSON object, got {type(item).__name__}"
-    missing = [k for k in ("year", "question", "answer", "score") if item.get(k) in (None, "", [])]
+    missing = [k for k in ("year", "category", "question", "answer", "score") if item.get(k) in (None, "", [])]
     if missing:
         return "missing_field", f"missing {', '.join(missing)}"
     score = item["score"]

@@ -88,14 +88,13 @@ class Question(Record):
     kind: ClassVar[str] = "question"
     question: str
     answer: str
-    points: float | None = Field(None, gt=0, description="Points the question is worth in its exam (none in "
-                                                         "banks graded by difficulty, such as MATH).")
+    points: float = Field(gt=0, description="Points the question is worth in its exam.")
     exam_id: str | None = None
     exam_total: float | None = Field(None, gt=0)
     difficulty: str | None = None
     subject: str | None = None
     year: int | None = None
-    question_type: str | None = Field(None, description="single_choice, multi_choice, choice_slots, blank or open.")
+    question_type: str | None = Field(None, description="single_choice, multi_choice, blank or open.")
 
 
 KINDS: dict[str, type[Record]] = {m.kind: m for m in (Text, Code, Trajectory, Question)}

@@ -173,8 +173,9 @@ def test_broken_gaokao_files_are_rejected_with_reasons(ws):
 
 def test_rows_format_csv_and_jsonl(ws, tmp_path):
     summary, table = collect(ws, [FIXTURES / "rlev" / "questions.csv"], "rows")
-    assert summary.kept == 4 and summary.rejected == 0  # a question without points is kept: `value` decides
-    assert table.filter(table["question"] == "Half of 9?")["points"].to_list() == [None]
+    assert summary.kept == 3 and summary.rejected == 1
+    [(reason, location, message)] = rejects(ws)
+    assert reason == "schema_mismatch" and location == "questions.csv:4" and "points" in message
     row = table.filter(table["question"] == "What is 2 + 3?").row(0, named=True)
     assert (row["points"], row["exam_total"], row["exam_id"], row["difficulty"]) == (4.0, 10.0, "quiz-1", "primary")
     jsonl = tmp_path / "q.jsonl"

@@ -4,7 +4,7 @@ The layout of Hendrycks et al.'s MATH: one JSON object per problem, `{"problem",
 "type": "Algebra", "solution": "... \\boxed{...}"}`, as one file per problem (`train/algebra/1.json`), a
 JSON array, or JSON Lines (as the Hugging Face copies ship it). A row gets `question` (the problem),
 `answer` (an `answer` field, else the last `\\boxed{}` of the solution), `difficulty` (the level as written),
-`subject` (the type); the solution is kept in `meta`. Values then come from the levels:
+`subject` (the type) and `solution`. Values then come from the levels:
 `curate value --value-source difficulty --difficulty-map "Level 1=0.01,...,Level 5=0.08"`.
 """
 
@@ -75,5 +75,6 @@ def read_math(unit: Unit, options: dict[str, Any]) -> Iterator[RawRow]:
             yield RawRow(location=location, raw=row)
 
 
-register(SourceFormat("math", read_math, math_units, kind="question",
+# No record kind: a `question` needs points, and these problems have none; their rows keep their own columns.
+register(SourceFormat("math", read_math, math_units,
                       help="MATH-style problems (problem, level, type, solution with \\boxed{}): JSON or JSONL"))

@@ -212,9 +212,8 @@ def reference_answers(reference: str) -> list[str | None]:
     if label_set(text):
         return [fold(text)]
     parts = split_parts(text)
-    if parts:
-        return [_part_answer(part) for part in parts]
-    return _answer_lines(text) or [conclusion(text) or None]
+    answers = [_part_answer(part) for part in parts] if parts else _answer_lines(text) or [conclusion(text)]
+    return [a if a and fold(a) else None for a in answers]  # an empty part, or one left empty once folded
 
 
 def response_answers(response: str, k: int) -> list[str] | None:

@@ -112,6 +112,10 @@ def test_gaokao_totals_are_overridden_per_paper_or_per_exam(ws, tmp_path):
     assert by_q["q2"] == ("2017/新课标I/理科综合", 290.0, "override")
     frame, _ = value(ws, table, "v2")
     assert set(frame["total_source"]) == {"known"} and set(frame["exam_total"]) == {300.0}
+    totals.write_text("Biology: 250\n")  # a subject key: the paper its questions sit in
+    frame, _ = value(ws, table, "v3", totals=totals)
+    assert set(frame.filter(pl.col("exam_id") == "2016/新课标I/理科综合")["exam_total"]) == {250.0}
+    assert set(frame.filter(pl.col("exam_id") != "2016/新课标I/理科综合")["exam_total"]) == {300.0}
     assert canonical_key("2016/（新课标Ⅰ）/理科综合") == "2016/新课标I/理科综合" == exam_key(2016, "新课标I", "理科综合")
 
 

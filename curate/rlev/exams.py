@@ -114,10 +114,11 @@ def read_totals(path: Path) -> dict[str, float]:
     return totals
 
 
-def resolve_total(exam: str, paper: str | None, subject: str | None, given: float | None, summed: float | None,
+def resolve_total(exam: str, paper: str | None, subjects: list[str], given: float | None, summed: float | None,
                   overrides: Mapping[str, float]) -> tuple[float | None, str | None]:
-    """(total, total_source) of one exam, by the precedence above."""
-    for key in (exam, canonical_key(exam), paper, subject):
+    """(total, total_source) of one exam, by the precedence above; a subject key applies to the paper its
+    questions sit in (`Physics: 300` to 理科综合)."""
+    for key in (exam, canonical_key(exam), paper, *sorted(subjects)):
         if key and key in overrides:
             return overrides[key], OVERRIDE
     if given is not None:

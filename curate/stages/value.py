@@ -162,10 +162,10 @@ class Value(TableStage):
                 continue
             points = [_positive(rows[i].get("points")) for i in index]
             summed = float(sum(points)) if None not in points else None
-            first = rows[index[0]]
-            paper, subject = field(first, "paper"), field(first, "subject")
-            total, source = resolve_total(exam, paper, subject, next(iter(given), None), summed, overrides)
-            info[exam] = ExamTotal(total, source, summed, paper or subject, len(index))
+            paper = field(rows[index[0]], "paper")
+            subjects = sorted({str(s) for i in index if (s := field(rows[i], "subject"))})
+            total, source = resolve_total(exam, paper, subjects, next(iter(given), None), summed, overrides)
+            info[exam] = ExamTotal(total, source, summed, paper or (subjects[0] if subjects else None), len(index))
         self.warnings.extend(incomplete_warnings(info))
         return info
 

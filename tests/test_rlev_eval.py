@@ -191,6 +191,7 @@ def test_eval_value_reads_responses_from_a_table(valued, tmp_path, cli):
     assert (first["run"], second["run"]) == ("gen_model=m gen_sample=0", "gen_model=m gen_sample=1")
     assert first["accuracy"] == 1.0 and second["h_accuracy"] == pytest.approx(0.12)  # only "6 N"
     assert first["mean_tokens"] == 50 and second["mean_tokens"] == 51
+    assert figures["plot"] == str(valued.root / "reports" / "v.value_buckets.png")
     # other column names, one run
     result = cli("eval", "value", "v", "--responses", "answers", "--response-column", "gen_text", "--key", "gen_group",
                  "--run-by", "", "--json", workspace=valued.root)

@@ -70,7 +70,7 @@ def eval_value(
     split: Annotated[str | None, typer.Option(help="Score only rows of this split (the split column).")] = None,
     plot: Annotated[Path | None, typer.Option(
         help="PNG of accuracy by value bucket, all runs pooled (default: beside the first predictions file, "
-             "else value_buckets.png).")] = None,
+             "else reports/NAME.value_buckets.png in the workspace).")] = None,
     report: Annotated[Path | None, typer.Option(help="Also write the figures as JSON here.")] = None,
     buckets: Annotated[int, typer.Option(min=1, help="Value buckets in the plot.")] = 5,
     share: Annotated[float, typer.Option(min=0.01, max=0.5, help="Share of questions in the top and bottom groups.")] = 0.2,
@@ -116,7 +116,7 @@ def eval_value(
         raise CurateError("no answer matches a row of the table",
                           "answers are joined on the table's id (--key for --responses tables)")
     plot = plot or (predictions[0].with_name(predictions[0].stem + ".value_buckets.png") if predictions
-                    else Path("value_buckets.png"))
+                    else space.root / "reports" / f"{name}.value_buckets.png")
     plot_buckets(pooled(results, share, buckets), plot, title=f"{name}: accuracy by question value")
     figures = {**as_dict(results), "plot": str(plot)}
     if report is not None:

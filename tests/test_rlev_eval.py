@@ -1,5 +1,6 @@
-"""`curate eval value` (Acc, H-Acc, length, value density, top/bottom by value, the plot), predicted values
-and the equivalence judge through a local OpenAI-compatible server, and the RLEV recipe end to end."""
+"""`curate eval value` (Acc, H-Acc, length, value density per run and their average, top/bottom by value, the
+plot; answers from files or from a table of responses), predicted values (RLEV's Table 7 prompt) and the
+equivalence judge through a local OpenAI-compatible server, and the RLEV recipe end to end."""
 
 from __future__ import annotations
 
@@ -11,7 +12,10 @@ import polars as pl
 import pytest
 from PIL import Image
 
+from curate.errors import CurateError
 from curate.llm import LLMConfig
+from curate.rlev.answers import reference_check
+from curate.rlev.evaluate import runs_from_table
 from curate.rlev.metrics import value_buckets, value_scores
 from curate.runner import run_stage
 from curate.stages.value import Value, ValueParams
@@ -93,7 +97,8 @@ def test_eval_value_checks_responses(valued, tmp_path, cli):
     # correct: B, 1/2 and 6 N; wrong: A for AC, 8 for 7
     assert figures["accuracy"] == pytest.approx(0.6) and figures["h_accuracy"] == pytest.approx(0.67)
     assert figures["checked"] == 5 and figures["unknown_ids"] == 1 and figures["unreadable"] == 1
-    assert "1 predictions name ids not in 'v'" in result.stderr and "unreadable prediction" in result.stderr
+    assert figures["checks"] == {"rules": 5}
+    assert "1 answers name ids not in 'v'" in result.stderr and "unreadable prediction" in result.stderr
 
 
 def test_eval_value_scores_one_split(ws, tmp_path, cli):
@@ -118,7 +123,7 @@ def _split():
     return Split(SplitParams(by="exam_id", ratios={"train": 0.5, "test": 0.5}))
 
 
-def test_eval_value_asks_a_model_about_answers_the_rules_reject(valued, tmp_path, cli):
+def test_eval_value_asks_a_model_only_about_answers_the_rules_cannot_decide(valued, tmp_path, cli):
     def responder(body):
         text = prompt_text(body)
         return '{"equivalent": true}' if "Candidate's final answer: one half" in text else '{"equivalent": false}'
@@ -132,20 +137,77 @@ def test_eval_value_asks_a_model_about_answers_the_rules_reject(valued, tmp_path
         result = cli("eval", "value", "v", "--predictions", str(predictions), "--json", "--judge-model", "test-model",
                      "--base-url", server.url, workspace=valued.root)
         assert result.returncode == 0, result.stderr
-        # choices are never sent to the judge: only "one half", "5 N" and "8"
-        assert server.counts["chat"] == 3
+        # "B", "A", "5 N" against "6 N" and "8" against "7" are decided by the rules: only "one half" is asked
+        assert server.counts["chat"] == 1
     figures = json.loads(result.stdout)
-    assert (figures["judged"], figures["judge_flipped"], figures["judge_failed"]) == (3, 1, 0)
+    assert (figures["judged"], figures["judged_correct"], figures["judge_failed"]) == (1, 1, 0)
+    assert figures["checks"] == {"rules": 4, "judge": 1}
     assert figures["h_accuracy"] == pytest.approx(0.40 + 0.15)
+
+
+def test_eval_value_over_several_runs_prints_the_papers_table(valued, tmp_path, cli):
+    """Two runs: per-run Acc, H-Acc, mean length and value density, and the average row as the mean of the
+    per-run figures (value density averaged, not recomputed)."""
+    frame = valued.read("v").sort("points", descending=True)
+    runs = {"a": ([True, False, True, True, False], [100, 200, 300, 400, 500]),  # H-Acc 0.67, 300 tokens
+            "b": ([False, True, False, False, True], [10, 10, 10, 10, 10])}      # H-Acc 0.33, 10 tokens
+    paths = []
+    for name, (correct, tokens) in runs.items():
+        path = tmp_path / f"{name}.csv"
+        path.write_text("id,correct,n_tokens\n" + "".join(f"{i},{str(c).lower()},{t}\n"
+                                                         for i, c, t in zip(frame["id"], correct, tokens, strict=True)))
+        paths += ["--predictions", str(path)]
+    report = tmp_path / "r.json"
+    result = cli("eval", "value", "v", *paths, "--report", str(report), workspace=valued.root)
+    assert result.returncode == 0, result.stderr
+    figures = json.loads(report.read_text())
+    a, b = figures["runs"]
+    assert (a["run"], b["run"]) == ("a", "b")
+    assert a["h_accuracy"] == pytest.approx(0.67) and b["h_accuracy"] == pytest.approx(0.33)
+    assert a["value_density"] == pytest.approx(67 / 300) and b["value_density"] == pytest.approx(33 / 10)
+    assert figures["accuracy"] == pytest.approx((0.6 + 0.4) / 2)
+    assert figures["mean_tokens"] == pytest.approx((300 + 10) / 2)
+    assert figures["value_density"] == pytest.approx((67 / 300 + 33 / 10) / 2)  # not 50 / 155
+    out = " ".join(result.stdout.split())
+    assert "Average" in out and "60.00%" in out and "40.00%" in out and "50.00%" in out and "1.7617" in out
+
+
+def test_eval_value_reads_responses_from_a_table(valued, tmp_path, cli):
+    """The layout `curate generate` writes: gen_text per (gen_group = question id, gen_model, gen_sample)."""
+    frame = valued.read("v").sort("points", descending=True)
+    right = ["B", "AC", r"\boxed{0.5}", "6 N", "7"]
+    wrong = ["C", "A", "1/3", "6 N", "8"]
+    lines = [{"gen_group": i, "gen_model": "m", "gen_sample": k, "gen_text": text, "gen_completion_tokens": 50 + k}
+             for k, answers in enumerate([right, wrong]) for i, text in zip(frame["id"], answers, strict=True)]
+    path = tmp_path / "gen.jsonl"
+    path.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    from curate.stages.collect import Collect, CollectParams
+
+    run_stage(valued, Collect(CollectParams(paths=[str(path)])), [], "answers")
+    result = cli("eval", "value", "v", "--responses", "answers", "--json", workspace=valued.root)
+    assert result.returncode == 0, result.stderr
+    figures = json.loads(result.stdout)
+    first, second = figures["runs"]
+    assert (first["run"], second["run"]) == ("gen_model=m gen_sample=0", "gen_model=m gen_sample=1")
+    assert first["accuracy"] == 1.0 and second["h_accuracy"] == pytest.approx(0.12)  # only "6 N"
+    assert first["mean_tokens"] == 50 and second["mean_tokens"] == 51
+    assert figures["plot"] == str(valued.root / "reports" / "v.value_buckets.png")
+    # other column names, one run
+    result = cli("eval", "value", "v", "--responses", "answers", "--response-column", "gen_text", "--key", "gen_group",
+                 "--run-by", "", "--json", workspace=valued.root)
+    assert result.returncode == 2 and "more than one answer" in result.stderr and "--run-by" in result.stderr
+    with pytest.raises(CurateError, match="gen_text"):
+        runs_from_table("answers", valued.read("answers"), response_column="text")
 
 
 def test_predicted_values_through_an_openai_compatible_server(ws):
     def responder(body):
-        text = prompt_text(body)
-        total = float(re.search(r"worth ([\d.]+) points in all", text).group(1))
-        if "Question 4" in text:
-            return f'{{"score": {total + 50:g}}}'  # out of range every time: the row is rejected
-        return '{"score": 10}' if "Question 0" in text else "I think it is worth 5 points. {\"score\": 5}"
+        system, question = body["messages"][0]["content"], body["messages"][1]["content"]
+        assert system.startswith("You are a scoring assistant. Given a question and its answer")  # Table 7
+        total = float(re.search(r"in a ([\d.]+)-point exam", system).group(1))
+        if question == "Question 4":
+            return f"{total + 50:g}"  # out of range every time: the row is rejected
+        return "10" if question == "Question 0" else "I think it is worth 5 points."
 
     rows = EXAM + [{"question": "Question 9", "answer": "1", "points": 20, "exam_id": "Z", "subject": "Art"}]
     table = make_table(ws, [dict(r, exam_total=None) for r in rows])
@@ -168,6 +230,25 @@ def test_predicted_values_through_an_openai_compatible_server(ws):
         assert server.counts["chat"] - sent == 1 + params.llm.parse_retries
 
 
+def test_predicted_values_with_another_prompt_and_json_answers(ws):
+    seen = []
+
+    def responder(body):
+        seen.append(body["messages"][0]["content"])
+        return 'Sure: {"score": 30}'
+
+    table = make_table(ws, [{"question": "Q", "answer": "1", "points": 1, "exam_id": "E", "exam_total": 150}])
+    with LLMServer(responder) as server:
+        config = LLMConfig(model="m", base_url=server.url, api_key_env="CURATE_TEST_KEY")
+        params = ValueParams(value_source="predicted", llm=config, reply="json",
+                             prompt="Score this question out of {total_score}. Reply with JSON.")
+        run_stage(ws, Value(params), [table], "p")
+    assert seen == ["Score this question out of 150. Reply with JSON."]
+    assert ws.read("p")["value"].to_list() == [pytest.approx(0.2)]
+    with pytest.raises(CurateError, match="question"):
+        ValueParams(value_source="predicted", llm=config, prompt="Out of {total_score}: {question}")
+
+
 def test_predicted_values_assume_100_points_without_a_total(ws):
     rows = [{"question": "What is 2+2?", "answer": "4", "difficulty": "primary"}]
     path = ws.root.parent / "untyped.jsonl"
@@ -175,7 +256,7 @@ def test_predicted_values_assume_100_points_without_a_total(ws):
     from curate.stages.collect import Collect, CollectParams
 
     run_stage(ws, Collect(CollectParams(paths=[str(path)])), [], "u")  # no kind: no points at all
-    with LLMServer(lambda body: '{"score": 4}') as server:
+    with LLMServer(lambda body: "4") as server:
         config = LLMConfig(model="m", base_url=server.url, api_key_env="CURATE_TEST_KEY")
         run_stage(ws, Value(ValueParams(value_source="predicted", llm=config)), ["u"], "p")
     row = ws.read("p").row(0, named=True)
@@ -187,14 +268,18 @@ def test_rlev_recipe_runs_offline_and_splits_by_exam(tmp_path, cli):
     workspace = tmp_path / "w"
     result = cli("run", str(ROOT / "recipes" / "rlev.yaml"), workspace=workspace)
     assert result.returncode == 0, result.stderr
-    assert "look incomplete" in result.stderr  # GAOKAO papers in the bank are partial
+    err = " ".join(result.stderr.split())
+    assert "hold fewer points than it" in err  # GAOKAO papers in the bank are partial
     from curate.store import Workspace
 
-    frame = Workspace(workspace).read("rlev_split")
-    assert frame.height == 192 and frame["value"].null_count() == 0
-    assert set(frame["total_source"]) == {"totals_file", "source", "sum_of_points"}
+    space = Workspace(workspace)
+    sources = pl.concat([space.read(t).select("answer", "question_type") for t in ("rlev_gaokao", "rlev_mock")])
+    undecidable = sum(reference_check(a, t) == "undecided" for a, t in sources.iter_rows())
+    assert 0 < undecidable < 1030  # only open-ended references (1,030 in the bank) can be beyond the rules
+    assert "value distribution: mean v" in err and f"{undecidable} undecidable rows left out" in err
+    frame = space.read("rlev_split")
+    assert frame.height == 2821 - undecidable and frame["value"].null_count() == 0 and set(frame["check"]) == {"rules"}
+    assert set(frame["total_source"]) == {"override", "known"}
     splits_per_exam = frame.group_by("exam_id").agg(pl.col("split").n_unique().alias("n"))
     assert splits_per_exam["n"].max() == 1 and set(frame["split"]) == {"train", "test"}
-    for _exam, group in frame.filter(pl.col("total_source") == "sum_of_points").group_by("exam_id"):
-        assert math.isclose(group["value"].sum(), 1.0)
     assert frame["scale"].min() >= 1.0 and frame["scale"].max() <= 2.0

@@ -1,47 +1,69 @@
-"""`curate eval value`: score a model's answers on a value-annotated table.
+"""`curate eval value`: score model answers on a value-annotated table, one or several runs.
 
-Predictions are JSONL or CSV rows with `id` and either `correct` (true/false) or `response` (the model's
-output, checked against the table's `answer`), plus `n_tokens` (response length) for the length metrics.
+A run's answers come from a predictions file (JSONL or CSV rows with `id` and either `correct` or
+`response`, plus `n_tokens`), or from a table of responses, such as the one `curate generate` writes:
+the response in `gen_text`, the question's id in `gen_group`, one run per `gen_model` × `gen_sample`.
+Responses are checked against the table's `answer` (`curate.rlev.answers`; undecided ones go to the judge
+when there is one, and count as not correct otherwise, shown apart). Per run: Acc, H-Acc, mean length,
+value density; the average row is the mean of the per-run figures, as the paper reports it.
 """
 
 from __future__ import annotations
 
 import csv
 import json
-from dataclasses import dataclass, field
+import math
+from collections import Counter
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 import polars as pl
 
-from curate.errors import CurateError
+from curate.errors import CurateError, unknown
 from curate.llm import LLMClient
-from curate.rlev.answers import check_response, extract_answer, is_choice
-from curate.rlev.llm import judge_equivalence
+from curate.rlev.answers import JUDGE
+from curate.rlev.judging import Answer, decide
 from curate.rlev.metrics import ValueScores, value_scores
+from curate.tokens import TokenCounter
 
 _TRUE = {"true", "1", "yes", "y", "t"}
 _FALSE = {"false", "0", "no", "n", "f"}
+AVERAGED = ("accuracy", "h_accuracy", "mean_tokens", "value_density", "accuracy_top", "accuracy_bottom")
+TOKEN_COLUMNS = ("n_tokens", "gen_completion_tokens", "completion_tokens", "gen_tokens")
+RUN_COLUMNS = ("gen_model", "gen_sample")
 
 
 @dataclass
-class Evaluation:
+class Run:
+    """One model's answers to the questions: rows with `id` and `correct` or `response` (+ `n_tokens`)."""
+
+    name: str
+    rows: list[dict[str, Any]]
+    unreadable: list[str] = field(default_factory=list)
+
+
+@dataclass
+class RunResult:
+    name: str
     scores: ValueScores
-    table_rows: int
-    predictions: int
-    unmatched_rows: int = 0  # rows of the table no prediction answers: not scored
-    unknown_ids: list[str] = field(default_factory=list)  # predictions for ids the table lacks
-    unreadable: list[str] = field(default_factory=list)  # lines of the predictions file that could not be read
-    checked: int = 0  # answers checked from `response`
-    judged: int = 0  # answers the model judge looked at
-    judge_flipped: int = 0  # of those, judged equivalent
+    answers: int  # answers given in the run
+    unmatched_rows: int = 0  # rows of the table this run does not answer: not scored
+    unknown_ids: list[str] = field(default_factory=list)  # answers to ids the table lacks
+    unreadable: int = 0
+    checks: Counter = field(default_factory=Counter)  # how each answer was decided: rules, judge, undecided, given
+    judged: int = 0
+    judged_correct: int = 0
     judge_failed: int = 0
+    values: list[float] = field(default_factory=list)
+    correct: list[bool] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
-        return {**self.scores.as_dict(), "table_rows": self.table_rows, "predictions": self.predictions,
+        return {"run": self.name, **self.scores.as_dict(), "answers": self.answers,
                 "unmatched_rows": self.unmatched_rows, "unknown_ids": len(self.unknown_ids),
-                "unreadable": len(self.unreadable), "checked": self.checked, "judged": self.judged,
-                "judge_flipped": self.judge_flipped, "judge_failed": self.judge_failed}
+                "unreadable": self.unreadable, "checked": sum(v for k, v in self.checks.items() if k != "given"),
+                "checks": dict(self.checks), "judged": self.judged, "judged_correct": self.judged_correct,
+                "judge_failed": self.judge_failed}
 
 
 def _bool(value: Any) -> bool | None:
@@ -53,7 +75,7 @@ def _bool(value: Any) -> bool | None:
     return True if text in _TRUE else False if text in _FALSE else None
 
 
-def read_predictions(path: Path) -> tuple[list[dict[str, Any]], list[str]]:
+def read_predictions(path: Path) -> Run:
     """The rows of a JSONL or CSV predictions file, and the reasons of those that could not be read."""
     if not path.exists():
         raise CurateError(f"no such predictions file: {path}", "give a JSONL or CSV file with id and correct or response")
@@ -84,66 +106,114 @@ def read_predictions(path: Path) -> tuple[list[dict[str, Any]], list[str]]:
             bad.append(f"{path.name}: row {index + 1}: correct={row['correct']!r} is not true/false")
         else:
             good.append(row)
-    ids = [str(r["id"]) for r in good]
-    if len(set(ids)) != len(ids):
-        dup = next(i for i in ids if ids.count(i) > 1)
-        raise CurateError(f"{path.name}: id {dup!r} has more than one prediction", "give one prediction per question")
-    return good, bad
+    _unique(good, path.name, "give one prediction per question")
+    return Run(path.stem, good, bad)
 
 
-def evaluate(table: pl.DataFrame, predictions: list[dict[str, Any]], *, judge: LLMClient | None = None,
-             rel_tol: float = 1e-4, share: float = 0.2, n_buckets: int = 5) -> Evaluation:
-    """Join predictions to the table by id, decide correctness, and compute the RLEV metrics."""
-    for column in ("id", "value"):
-        if column not in table.columns:
-            raise CurateError(f"the table has no {column!r} column",
-                              "evaluate a table written by `curate value`" if column == "value" else None)
+def _unique(rows: list[dict[str, Any]], where: str, hint: str) -> None:
+    seen: set[str] = set()
+    for row in rows:
+        key = str(row["id"])
+        if key in seen:
+            raise CurateError(f"{where}: id {key!r} has more than one answer", hint)
+        seen.add(key)
+
+
+def runs_from_table(name: str, frame: pl.DataFrame, response_column: str = "gen_text", key: str = "gen_group",
+                    run_by: list[str] | None = None, tokens_column: str | None = None) -> list[Run]:
+    """Runs from a table of responses: one per distinct value of the `run_by` columns (default: those of
+    `gen_model`, `gen_sample` the table has)."""
+    for column in (response_column, key, *(run_by or []), *([tokens_column] if tokens_column else [])):
+        if column not in frame.columns:
+            err = unknown(f"column of {name!r}", column, frame.columns)
+            err.hint = f"{err.hint}; choose with --response-column, --key, --run-by, --tokens-column"
+            raise err
+    by = run_by if run_by is not None else [c for c in RUN_COLUMNS if c in frame.columns]
+    tokens = tokens_column or next((c for c in TOKEN_COLUMNS if c in frame.columns), None)
+    groups = frame.partition_by(by, as_dict=True, maintain_order=True) if by else {(): frame}
+    runs = []
+    for values, group in groups.items():
+        label = " ".join(f"{c}={v}" for c, v in zip(by, values, strict=True)) or name
+        rows = [{"id": r[key], "response": r[response_column], "n_tokens": r[tokens] if tokens else None}
+                for r in group.iter_rows(named=True) if r[key] is not None]
+        _unique(rows, f"{name} ({label})", "tell runs apart with --run-by COLUMN (e.g. gen_model,gen_sample)")
+        runs.append(Run(label, rows))
+    return runs
+
+
+def score_run(table: pl.DataFrame, run: Run, *, judge: LLMClient | None = None, counter: TokenCounter | None = None,
+              rel_tol: float = 1e-4, share: float = 0.2, n_buckets: int = 5) -> RunResult:
+    """Join one run's answers to the table by id, decide correctness, and compute the RLEV metrics."""
     rows = {str(r["id"]): r for r in table.to_dicts()}
-    matched = [(rows[str(p["id"])], p) for p in predictions if str(p["id"]) in rows]
-    unknown_ids = [str(p["id"]) for p in predictions if str(p["id"]) not in rows]
-    matched.sort(key=lambda pair: str(pair[0]["id"]))
-    correct: list[bool] = []
-    to_judge: list[int] = []
-    checked = 0
-    for index, (row, prediction) in enumerate(matched):
-        if prediction.get("correct") is not None:
-            correct.append(bool(_bool(prediction["correct"])))
-            continue
-        if "answer" not in row:
-            raise CurateError("predictions give responses to check, but the table has no answer column")
-        checked += 1
-        ok = check_response(str(prediction.get("response") or ""), str(row["answer"]), row.get("question_type"),
-                            rel_tol=rel_tol)
-        correct.append(ok)
-        if not ok and judge is not None and not is_choice(str(row["answer"]), row.get("question_type")):
-            to_judge.append(index)
-    judged, flipped, failed = _judge(judge, matched, to_judge, correct) if to_judge else (0, 0, 0)
-    tokens = [_tokens(p.get("n_tokens")) for _, p in matched]
-    scores = value_scores([float(r["value"]) for r, _ in matched], correct,
-                          tokens if all(t is not None for t in tokens) else None, share=share, n_buckets=n_buckets)
-    return Evaluation(scores=scores, table_rows=len(rows), predictions=len(predictions),
-                      unmatched_rows=len(rows) - len(matched), unknown_ids=unknown_ids, checked=checked,
-                      judged=judged, judge_flipped=flipped, judge_failed=failed)
+    matched = sorted([(rows[str(p["id"])], p) for p in run.rows if str(p["id"]) in rows], key=lambda m: str(m[0]["id"]))
+    result = RunResult(run.name, value_scores([], []), answers=len(run.rows), unreadable=len(run.unreadable),
+                       unmatched_rows=len(rows) - len(matched),
+                       unknown_ids=[str(p["id"]) for p in run.rows if str(p["id"]) not in rows])
+    given = [m for m in matched if m[1].get("correct") is not None]
+    to_check = [m for m in matched if m[1].get("correct") is None]
+    if to_check and "answer" not in table.columns:
+        raise CurateError("answers give responses to check, but the table has no answer column")
+    judged = decide([Answer(str(p.get("response") or ""), str(r["answer"]), r.get("question_type"),
+                            str(r.get("question") or "")) for r, p in to_check], judge, rel_tol=rel_tol)
+    correct = {id(p): bool(_bool(p["correct"])) for _, p in given}
+    for (_, p), verdict in zip(to_check, judged.verdicts, strict=True):
+        correct[id(p)] = verdict.correct is True
+        result.checks[verdict.check] += 1
+        result.judged_correct += verdict.check == JUDGE and verdict.correct is True
+    if given:
+        result.checks["given"] = len(given)
+    result.judged, result.judge_failed = judged.asked, judged.failed
+    result.values = [float(r["value"]) for r, _ in matched]
+    result.correct = [correct[id(p)] for _, p in matched]
+    tokens = _lengths(matched, counter)
+    result.scores = value_scores(result.values, result.correct, tokens, share=share, n_buckets=n_buckets)
+    return result
 
 
-def _tokens(value: Any) -> float | None:
+def _lengths(matched: list[tuple[dict[str, Any], dict[str, Any]]], counter: TokenCounter | None) -> list[float] | None:
+    """Response lengths in tokens: as given, else counted with `counter`; None when some are unknown."""
+    given = [_number(p.get("n_tokens")) for _, p in matched]
+    if all(t is not None for t in given):
+        return given
+    if counter is None or any(p.get("response") is None for _, p in matched):
+        return None
+    return [float(n) for n in counter.count([str(p["response"]) for _, p in matched])]
+
+
+def _number(value: Any) -> float | None:
     try:
-        return float(value) if value is not None else None
+        number = float(value) if value is not None else None
     except (TypeError, ValueError):
         return None
+    return number if number is not None and math.isfinite(number) else None
 
 
-def _judge(judge: LLMClient, matched: list[tuple[dict[str, Any], dict[str, Any]]], indices: list[int],
-           correct: list[bool]) -> tuple[int, int, int]:
-    """Ask the model about answers the rules rejected; a failed request leaves the rules' verdict."""
-    results = judge_equivalence(judge, [str(matched[i][0].get("question") or "") for i in indices],
-                                [str(matched[i][0]["answer"]) for i in indices],
-                                [extract_answer(str(matched[i][1].get("response") or "")) for i in indices])
-    flipped = failed = 0
-    for i, result in zip(indices, results, strict=True):
-        if not result.ok:
-            failed += 1
-        elif result.value:
-            correct[i] = True
-            flipped += 1
-    return len(indices), flipped, failed
+def average(results: list[RunResult]) -> dict[str, float | None]:
+    """The paper's "Average" row: the mean of each per-run figure (value density averaged per run, not
+    recomputed from the averaged H-Acc and length)."""
+    out: dict[str, float | None] = {}
+    for name in AVERAGED:
+        figures = [getattr(r.scores, name) for r in results]
+        known = [f for f in figures if f is not None and not math.isnan(f)]
+        out[name] = sum(known) / len(known) if known and len(known) == len(figures) else None
+    return out
+
+
+def pooled(results: list[RunResult], share: float, n_buckets: int) -> ValueScores:
+    """Every run's answers together (for the accuracy-by-value plot)."""
+    values = [v for r in results for v in r.values]
+    correct = [c for r in results for c in r.correct]
+    return value_scores(values, correct, share=share, n_buckets=n_buckets)
+
+
+def as_dict(results: list[RunResult]) -> dict[str, Any]:
+    """The figures as JSON: the average at the top (one run: that run's), then each run."""
+    runs = [r.as_dict() for r in results]
+    totals = {k: sum(r[k] for r in runs) for k in ("n", "correct", "answers", "unknown_ids", "unreadable", "checked",
+                                                   "judged", "judged_correct", "judge_failed")}
+    checks: Counter = Counter()
+    for r in results:
+        checks.update(r.checks)
+    return {**average(results), **totals, "checks": dict(checks), "unmatched_rows": max(r["unmatched_rows"] for r in runs),
+            "share": results[0].scores.share, "runs": runs,
+            "buckets": [asdict(b) for b in results[0].scores.buckets] if len(results) == 1 else None}

@@ -1,20 +1,34 @@
-"""`collect`: read sources into a table, validating every row against its record kind."""
+"""`collect`: read sources into a table, validating every row against its record kind.
+
+Ids are unique in a collected table: a path given twice is read once, and a row whose id an earlier row
+already has (inputs in the order given, rows in file order) is filtered as `duplicate_id` when its content
+is the same, and rejected as `id_conflict` when a source gave one id to different content. Units run in
+parallel, so repeats across units are found once every unit is done (`finish`), from the ids each unit
+lists beside its shard.
+"""
 
 from __future__ import annotations
 
 import json
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import pyarrow as pa
+import pyarrow.parquet as pq
 from pydantic import Field, ValidationError
 
 from curate.errors import CurateError
 from curate.records import arrow_schema, build, content_hash, kind_model
+from curate.runner import FILTERED_SCHEMA, REJECT_SCHEMA
 from curate.sources import detect, expand, get_format
 from curate.sources.base import RawRow
 from curate.sources.files import MAX_ROW_BYTES
 from curate.stage import Outcome, Params, Reject, Stage, Unit, cap_payload
+from curate.store.atomic import write_json, write_parquet
+
+IDS_SCHEMA = pa.schema([("id", pa.string()), ("location", pa.string()), ("content", pa.string())])
 
 
 class CollectParams(Params):
@@ -39,14 +53,15 @@ class Collect(Stage):
             kind_model(self.params.kind)
 
     def _formats(self) -> list[tuple[Path, str]]:
-        pairs = []
+        """Each source once (a path given twice, or a file also inside a given folder, is read once)."""
+        pairs: dict[str, tuple[Path, str]] = {}
         for path in expand(self.params.paths, self.params.format):
             fmt = detect(path) if self.params.format == "auto" else self.params.format
             get_format(fmt)
             if fmt != "hf" and not path.exists():
                 raise CurateError(f"no such file or folder: {path}", "check the path; folders are read recursively")
-            pairs.append((path, fmt))
-        return pairs
+            pairs.setdefault(str(path.resolve()) if path.exists() else str(path), (path, fmt))
+        return list(pairs.values())
 
     def inputs_key(self) -> list[Any]:
         """Sources by name, size and modification time: a changed file makes a fresh run. Option values that
@@ -74,8 +89,7 @@ class Collect(Stage):
         fmt = unit.extra["format"]
         kind = self.params.kind or unit.extra.get("kind") or get_format(fmt).kind
         source = self.params.source or Path(unit.path).name
-        rows: list[dict[str, Any]] = []
-        locations: list[str] = []
+        rows: list[tuple[dict[str, Any], str, str]] = []  # (row, content hash, location)
         rejects: list[Reject] = []
         n_in = 0
         for item in get_format(fmt).read(unit, self.options()):
@@ -84,25 +98,76 @@ class Collect(Stage):
             if isinstance(row, Reject):
                 rejects.append(row)
             else:
-                rows.append(row)
-                locations.append(item.location)
-        if kind:
-            table = pa.Table.from_pylist(rows, schema=arrow_schema(kind_model(kind)))
-        else:
-            table = _infer_table(rows, locations, rejects)
+                rows.append((*row, item.location))
+        table, kept = _table(rows, rejects, arrow_schema(kind_model(kind)) if kind else None)
+        if self.workdir is not None:  # the ids beside the shard, for `finish`
+            write_parquet(pa.table([[r[0]["id"] for r in kept], [r[2] for r in kept], [r[1] for r in kept]],
+                                   schema=IDS_SCHEMA), self.workdir / "_work" / "ids" / f"{unit.key}.parquet")
         return Outcome(kept=table, n_in=n_in, rejected=rejects)
 
-    def _row(self, item: RawRow, kind: str | None, source: str) -> dict[str, Any] | Reject:
+    def _row(self, item: RawRow, kind: str | None, source: str) -> tuple[dict[str, Any], str] | Reject:
+        """The row and the hash of its content (what its id is when the source gives none)."""
         raw = {self.params.map.get(k, k): v for k, v in item.raw.items()}
         if kind is None:
             raw.setdefault("source", source)
-            raw["id"] = raw.get("id") or content_hash({k: v for k, v in raw.items() if k not in ("id", "source")})
-            return {"id": str(raw.pop("id")), "source": str(raw.pop("source")), **raw}
+            content = content_hash({k: v for k, v in raw.items() if k not in ("id", "source")})
+            raw["id"] = raw.get("id") or content
+            return {"id": str(raw.pop("id")), "source": str(raw.pop("source")), **raw}, content
         try:
-            return build(kind_model(kind), raw, source).model_dump()
+            record = build(kind_model(kind), raw, source)
         except ValidationError as err:
             return Reject(reason="schema_mismatch", message=_summarise(err), location=item.location,
                           row_id=raw.get("id"), payload=cap_payload(json.dumps(item.raw, ensure_ascii=False, default=str)))
+        return record.model_dump(), record.content_id() if raw.get("id") else record.id
+
+    def finish(self, output: str, run_id: str) -> None:
+        """Take every repeat of an id out of the shards: filtered as `duplicate_id` (same content) or
+        rejected as `id_conflict`. Safe to run again after a kill: each shard's extra files are written
+        before the shard itself is rewritten, and a rewritten shard is recognised by its row count."""
+        ids = self.workdir / "_work" / "ids"
+        if not any(ids.glob("*.parquet")):
+            return
+        with duckdb.connect() as con:
+            found = con.execute("""
+                WITH rows AS (SELECT * FROM read_parquet(?, filename = true, file_row_number = true)),
+                ranked AS (SELECT *, row_number() OVER (PARTITION BY id ORDER BY filename, file_row_number) AS nth
+                           FROM rows WHERE id IN (SELECT id FROM rows GROUP BY id HAVING count(*) > 1))
+                SELECT parse_filename(later.filename, true) AS key, later.file_row_number AS pos, later.id,
+                       later.location, first.location AS first_location, later.content = first.content AS same
+                FROM ranked later JOIN ranked first ON first.id = later.id AND first.nth = 1
+                WHERE later.nth > 1 ORDER BY key, pos""", [str(ids / "*.parquet")])
+            columns = [d[0] for d in found.description]
+            repeats = [dict(zip(columns, row, strict=True)) for row in found.fetchall()]
+        by_key: dict[str, list[dict[str, Any]]] = {}
+        for repeat in repeats:
+            by_key.setdefault(repeat["key"], []).append(repeat)
+        for key, dropped in by_key.items():
+            self._drop(key, dropped, output, run_id)
+
+    def _drop(self, key: str, dropped: list[dict[str, Any]], output: str, run_id: str) -> None:
+        staging = self.workdir
+        same = [r for r in dropped if r["same"]]
+        conflicts = [r for r in dropped if not r["same"]]
+        name = f"part-{key}-ids.parquet"
+        if same:
+            write_parquet(pa.Table.from_pylist(
+                [{"table_name": output, "run_id": run_id, "stage": self.name, "row_id": r["id"], "reason": "duplicate_id",
+                  "detail": json.dumps({"location": r["location"], "kept": r["first_location"]})} for r in same],
+                schema=FILTERED_SCHEMA), staging / "_filtered" / name)
+        if conflicts:
+            write_parquet(pa.Table.from_pylist(
+                [{"table_name": output, "run_id": run_id, "stage": self.name, "row_id": r["id"], "reason": "id_conflict",
+                  "message": f"id {r['id']!r} is already used by different content at {r['first_location']}",
+                  "location": r["location"], "payload": None} for r in conflicts],
+                schema=REJECT_SCHEMA), staging / "_rejects" / name)
+        write_json({"in": 0, "kept": -len(dropped), "filtered": len(same), "rejected": len(conflicts),
+                    "reasons": dict(Counter("duplicate_id" if r["same"] else "id_conflict" for r in dropped))},
+                   staging / "_done" / f"{key}-ids.json")
+        part = staging / f"part-{key}.parquet"
+        table = pq.read_table(part)
+        if table.num_rows == pq.read_metadata(staging / "_work" / "ids" / f"{key}.parquet").num_rows:
+            positions = {r["pos"] for r in dropped}
+            write_parquet(table.filter(pa.array([i not in positions for i in range(table.num_rows)])), part)
 
     def output_schema(self) -> pa.Schema | None:
         return arrow_schema(kind_model(self.params.kind)) if self.params.kind else None
@@ -122,24 +187,31 @@ def _summarise(err: ValidationError) -> str:
     return "; ".join(parts) + (f"; and {more} more" if more > 0 else "")
 
 
-def _infer_table(rows: list[dict[str, Any]], locations: list[str], rejects: list[Reject]) -> pa.Table:
-    """Rows without a kind keep their own types; a row whose types clash with the rest is rejected."""
+def _table(rows: list[tuple[dict[str, Any], str, str]], rejects: list[Reject],
+           schema: pa.Schema | None) -> tuple[pa.Table, list[tuple[dict[str, Any], str, str]]]:
+    """The kept rows as a table, and those rows. Rows without a kind keep their own types, and one whose
+    types clash with the rest is rejected; so is a typed row Arrow cannot hold (an integer past 64 bits)."""
     try:
-        return pa.Table.from_pylist(rows)
+        return pa.Table.from_pylist([r[0] for r in rows], schema=schema), rows
     except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):
         pass
-    good: list[dict[str, Any]] = []
-    schema: pa.Schema | None = None
-    for row, location in zip(rows, locations, strict=True):
+    good: list[tuple[dict[str, Any], str, str]] = []
+    unified = schema
+    for entry in rows:
+        row, _, location = entry
         try:
-            candidate = pa.Table.from_pylist([row]).schema
-            merged = candidate if schema is None else pa.unify_schemas([schema, candidate],
-                                                                        promote_options="default")
+            candidate = pa.Table.from_pylist([row], schema=schema).schema
+            if schema is None and unified is not None:
+                candidate = pa.unify_schemas([unified, candidate], promote_options="default")
         except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError) as err:
-            rejects.append(Reject(reason="type_conflict", message=f"types differ from earlier rows: {err}",
+            fits = schema is None and not isinstance(err, OverflowError)
+            what = "types differ from earlier rows" if fits else "a value does not fit its column"
+            rejects.append(Reject(reason="type_conflict", message=f"{what}: {err}",
                                   row_id=row.get("id"), location=location,
                                   payload=cap_payload(json.dumps(row, ensure_ascii=False, default=str))))
             continue
-        schema = merged
-        good.append(row)
-    return pa.Table.from_pylist(good, schema=schema) if good else pa.table({})
+        unified = candidate
+        good.append(entry)
+    if not good:
+        return (schema or pa.schema([])).empty_table(), good
+    return pa.Table.from_pylist([r[0] for r in good], schema=unified), good

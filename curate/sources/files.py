@@ -110,10 +110,6 @@ def wide_encoding(head: bytes) -> str | None:
     return None
 
 
-def _location(unit: Unit, line: int | str) -> str:
-    return f"{Path(unit.path).name}:{line}"
-
-
 def jsonl_units(path: Path, key: str, options: dict[str, Any]) -> list[Unit]:
     """Plain JSONL is cut at newlines into chunks; compressed files are one unit each."""
     size = path.stat().st_size
@@ -139,6 +135,7 @@ def jsonl_units(path: Path, key: str, options: dict[str, Any]) -> list[Unit]:
 
 def read_jsonl(unit: Unit, options: dict[str, Any]) -> Iterator[RawRow]:
     path = Path(unit.path)
+    name = path.name
     max_bytes = options.get("max_row_bytes", MAX_ROW_BYTES)
     number = unit.extra.get("first_line", 1)  # of the line being read
     try:
@@ -157,7 +154,7 @@ def read_jsonl(unit: Unit, options: dict[str, Any]) -> Iterator[RawRow]:
                     remaining -= len(line)
                 if number == 1:
                     line = line.removeprefix(UTF8_BOM)
-                location = _location(unit, number)
+                location = f"{name}:{number}"
                 if len(line) > max_bytes and not line.endswith(b"\n") or len(line.rstrip(b"\r\n")) > max_bytes:
                     skipped = len(line)
                     while not line.endswith(b"\n"):  # drain the rest of the oversized line
@@ -174,7 +171,7 @@ def read_jsonl(unit: Unit, options: dict[str, Any]) -> Iterator[RawRow]:
                 if line.strip():
                     yield parse_json_object(line, location)
     except READ_ERRORS as err:
-        yield rejected(_location(unit, number), "corrupt_file", f"{damage(err)}; nothing after this line can be read")
+        yield rejected(f"{name}:{number}", "corrupt_file", f"{damage(err)}; nothing after this line can be read")
 
 
 def parse_json_object(line: bytes, location: str) -> RawRow:
@@ -188,15 +185,18 @@ def parse_json_object(line: bytes, location: str) -> RawRow:
         return rejected(location, "malformed_json", f"{err.msg} at column {err.colno}", text)
     except RecursionError:
         return rejected(location, "too_deep", f"nested deeper than {MAX_DEPTH} levels", text)
-    return checked(value, location, text, may_hold_surrogates=bool(_SURROGATE_ESCAPE.search(line)))
+    # the walks below cost as much as parsing: skip them when the bytes show they cannot find anything
+    return checked(value, location, text, may_be_deep=line.count(b"[") + line.count(b"{") > MAX_DEPTH,
+                   may_hold_surrogates=bool(_SURROGATE_ESCAPE.search(line)))
 
 
-def checked(value: Any, location: str, text: str | None = None, *, may_hold_surrogates: bool = True) -> RawRow:
+def checked(value: Any, location: str, text: str | None = None, *, may_be_deep: bool = True,
+            may_hold_surrogates: bool = True) -> RawRow:
     """A parsed JSON value as a row, or the reason it cannot be one (`text`: its source, for the payload)."""
     if not isinstance(value, dict):
         return rejected(location, "not_an_object", f"expected a JSON object, got {type(value).__name__}",
                         text or _payload(value))
-    if nested_deeper(value, MAX_DEPTH):
+    if may_be_deep and nested_deeper(value, MAX_DEPTH):
         return rejected(location, "too_deep", f"nested deeper than {MAX_DEPTH} levels", text)
     if may_hold_surrogates and (lone := lone_surrogate(value)):
         return rejected(location, "invalid_utf8", f"lone surrogate escape {lone}: not valid Unicode text",
@@ -309,46 +309,45 @@ class RowTooLarge(Exception):
 
 
 class _CsvLines:
-    """Lines for `csv.reader`, decoded so that a bad byte spoils only its record, and bounded so that an
-    oversized record (or a stray quote swallowing the file) stops at --max-row-bytes, not at memory's end."""
+    """Lines for `csv.reader`, bounded so that an oversized record (or a stray quote swallowing the file)
+    stops at --max-row-bytes, not at memory's end. Kept lean: it runs once per line."""
 
     def __init__(self, text: IO[str], max_bytes: int):
         self.text, self.max_bytes = text, max_bytes
-        self.lines = 0  # complete lines read so far
-        self.record_start = 1
-        self.record_bytes = 0
-        self.quotes = 0
-        self.at_line_end = True
-
-    def start_record(self) -> None:
-        self.record_start, self.record_bytes, self.quotes = self.lines + 1, 0, 0
+        self.record: list[str] = []  # the lines of the record being read (the csv module holds them anyway)
+        self.size = 0  # its characters: a bound on memory; `read_csv` checks a parsed record's bytes
+        self.skipped = 0  # lines read past the csv module while skipping oversized records
 
     def __iter__(self) -> _CsvLines:
         return self
 
     def __next__(self) -> str:
-        line = self._read(self.max_bytes + 1)
+        line = self.text.readline(self.max_bytes + 1)
         if not line:
             raise StopIteration
-        if self.record_bytes > self.max_bytes:
+        self.record.append(line)
+        self.size += len(line)
+        if self.size > self.max_bytes:
             raise RowTooLarge
         return line
 
-    def _read(self, limit: int) -> str:
-        line = self.text.readline(limit)
-        self.at_line_end = line.endswith(("\n", "\r"))
-        self.lines += self.at_line_end
-        self.record_bytes += len(line.encode("utf-8", "surrogateescape"))
-        self.quotes += line.count('"')
-        return line
+    def start_record(self) -> None:
+        self.record, self.size = [], 0
 
     def drain(self) -> int:
-        """Skip the rest of the current record; its size in bytes. The record ends at a line end outside
+        """Skip the rest of the current record; its size in characters. The record ends at a line end outside
         quotes: with doubled quotes as escapes, where the count of quote characters so far is even."""
-        while not (self.at_line_end and self.quotes % 2 == 0):
-            if not self._read(1 << 20):
+        quotes = sum(line.count('"') for line in self.record)
+        line = self.record[-1]
+        while not (line.endswith(("\n", "\r")) and quotes % 2 == 0):
+            line = self.text.readline(1 << 20)
+            if not line:
                 break
-        return self.record_bytes
+            self.size += len(line)
+            quotes += line.count('"')
+            self.skipped += line.endswith(("\n", "\r"))
+        self.skipped += self.record[-1].endswith(("\n", "\r"))  # the line the reader was refused: not counted
+        return self.size
 
 
 def read_csv(unit: Unit, options: dict[str, Any]) -> Iterator[RawRow]:
@@ -368,42 +367,46 @@ def read_csv(unit: Unit, options: dict[str, Any]) -> Iterator[RawRow]:
             header: list[str] | None = None
             while True:
                 lines.start_record()
-                location = f"{path.name}:{lines.record_start}"
+                location = f"{path.name}:{reader.line_num + lines.skipped + 1}"
                 try:
                     fields = next(reader)
                 except StopIteration:
                     return
                 except RowTooLarge:
                     size = lines.drain()
-                    yield rejected(location, "oversized", f"row of {size:,}+ bytes exceeds the limit of {max_bytes:,}")
+                    yield rejected(location, "oversized", f"row of {size:,}+ characters exceeds the limit of {max_bytes:,} bytes")
                     continue
                 except csv.Error as err:
                     yield rejected(location, "malformed_csv", str(err))
                     continue
                 if not any(fields):  # blank lines and rows of empty fields carry nothing
                     continue
-                if _undecodable(fields):
-                    yield rejected(location, "invalid_utf8", "not valid UTF-8",
-                                   ",".join(fields).encode("utf-8", "surrogateescape").decode("utf-8", "replace"))
-                elif header is None:
-                    header = _column_names(fields)
-                elif len(fields) != len(header):
-                    yield rejected(location, "malformed_csv", f"{len(fields)} fields where the header has {len(header)}",
-                                   ",".join(fields))
+                if header is None:
+                    header = _column_names([_readable(f) for f in fields])
                 else:
-                    yield RawRow(location=location,
-                                 raw={k: (v if v != "" else None) for k, v in zip(header, fields, strict=True)})
+                    yield _csv_row(fields, header, lines.size, location, max_bytes)
     except READ_ERRORS as err:
-        where = f"{path.name}:{lines.lines + 1}" if lines else path.name
+        where = f"{path.name}:{reader.line_num + lines.skipped + 1}" if lines else path.name
         yield rejected(where, "corrupt_file", f"{damage(err)}; nothing after this line can be read")
 
 
-def _undecodable(fields: list[str]) -> bool:
-    try:
-        "".join(fields).encode("utf-8")
-    except UnicodeEncodeError:
-        return True
-    return False
+UNDECODABLE = re.compile("[\udc80-\udcff]")  # what errors="surrogateescape" makes of a byte that is not UTF-8
+
+
+def _csv_row(fields: list[str], header: list[str], chars: int, location: str, max_bytes: int) -> RawRow:
+    if any(map(UNDECODABLE.search, fields)):
+        return rejected(location, "invalid_utf8", "not valid UTF-8", ",".join(_readable(f) for f in fields))
+    if chars * 4 > max_bytes and (size := sum(len(f.encode()) + 1 for f in fields)) > max_bytes:
+        return rejected(location, "oversized", f"row of {size:,} bytes exceeds the limit of {max_bytes:,}")
+    if len(fields) != len(header):
+        return rejected(location, "malformed_csv", f"{len(fields)} fields where the header has {len(header)}",
+                        ",".join(fields))
+    return RawRow(location=location, raw={k: (v if v != "" else None) for k, v in zip(header, fields, strict=True)})
+
+
+def _readable(text: str) -> str:
+    """Text with the bytes that were not UTF-8 shown as U+FFFD."""
+    return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
 
 
 def _column_names(header: list[str]) -> list[str]:

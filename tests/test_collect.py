@@ -10,6 +10,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from curate.errors import CurateError
 from curate.runner import run_stage
 from curate.stages.collect import Collect, CollectParams
 from tests.conftest import FIXTURES
@@ -115,6 +116,12 @@ def test_saved_dataset_folder_and_load_dataset_folder(ws, tmp_path):
     (folder / "data" / "train.jsonl").write_text('{"text": "a"}\n{"text": "b"}\n')
     params = CollectParams(paths=[str(folder)], format="hf", kind="text", options={"split": "train"})
     assert run_stage(ws, Collect(params), [], "loaded").kept == 2
+
+    broken = tmp_path / "broken"  # what `datasets` cannot load is one clear error, not a traceback
+    broken.mkdir()
+    (broken / "state.json").write_text("{not json")
+    with pytest.raises(CurateError, match="could not load dataset"):
+        run_stage(ws, Collect(paths=[str(broken)], kind="text"), [], "broken")
 
 
 def test_folders_are_walked(ws, tmp_path):
@@ -245,8 +252,8 @@ def test_ids_are_unique_across_inputs(ws, tmp_path):
         conflict = con.execute("SELECT reason, message, location FROM rejects").fetchone()
     assert {r[0] for r in filtered} == {"duplicate_id"}
     assert json.loads(filtered[0][1]) == {"kept": "a.jsonl:1", "location": "a.jsonl:1"}  # the copy's first row
-    assert conflict == ("id_conflict", "id 'q1' is already used by different content at given_ids.jsonl:1",
-                        "given_ids.jsonl:3")
+    assert conflict[0] == "id_conflict" and conflict[2] == "given_ids.jsonl:3"
+    assert conflict[1].startswith("id 'q1' is already used by different content at given_ids.jsonl:1")
 
 
 def test_repeated_ids_pass_resumes_after_a_kill(ws, tmp_path, monkeypatch):

@@ -25,9 +25,14 @@ def _load(target: str, options: dict[str, Any]) -> Any:
             return datasets.load_from_disk(target)
         return datasets.load_dataset(target, name=options.get("config"), split=options.get("split"))
     except Exception as err:  # noqa: BLE001 - `datasets` raises many types (missing, corrupt, offline, builder errors)
-        raise CurateError(f"could not load dataset {target!r}: {type(err).__name__}: {err}",
-                          "give a folder saved with save_to_disk, a local dataset folder, or a dataset name "
-                          "reachable from this machine (HF_HUB_OFFLINE=1 uses the local cache only)") from None
+        cause = err.__cause__ or err.__context__
+        why = f"{type(err).__name__}: {err}" + (f" ({type(cause).__name__}: {cause})" if cause else "")
+        hint = ("give a folder saved with save_to_disk, a local dataset folder, or a dataset name reachable "
+                "from this machine (HF_HUB_OFFLINE=1 uses the local cache only)")
+        if Path(target).is_dir() and not is_saved_dataset(Path(target)):
+            hint = ("without --format hf, curate reads the folder's JSONL, JSON, CSV and Parquet files itself "
+                    "and rejects bad rows one by one")
+        raise CurateError(f"could not load dataset {target!r}: {why}", hint) from None
 
 
 def _splits(target: str, options: dict[str, Any]) -> dict[str, Any]:

@@ -10,6 +10,7 @@ lists beside its shard.
 from __future__ import annotations
 
 import json
+import os
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -60,6 +61,8 @@ class Collect(Stage):
             get_format(fmt)
             if fmt != "hf" and not path.exists():
                 raise CurateError(f"no such file or folder: {path}", "check the path; folders are read recursively")
+            if path.exists() and not os.access(path, os.R_OK):
+                raise CurateError(f"cannot read {path}: permission denied", "check the file's permissions")
             pairs.setdefault(str(path.resolve()) if path.exists() else str(path), (path, fmt))
         return list(pairs.values())
 
@@ -157,7 +160,8 @@ class Collect(Stage):
         if conflicts:
             write_parquet(pa.Table.from_pylist(
                 [{"table_name": output, "run_id": run_id, "stage": self.name, "row_id": r["id"], "reason": "id_conflict",
-                  "message": f"id {r['id']!r} is already used by different content at {r['first_location']}",
+                  "message": f"id {r['id']!r} is already used by different content at {r['first_location']} "
+                             "(if the source's `id` is not a row id, rename it: --map id=NAME)",
                   "location": r["location"], "payload": None} for r in conflicts],
                 schema=REJECT_SCHEMA), staging / "_rejects" / name)
         write_json({"in": 0, "kept": -len(dropped), "filtered": len(same), "rejected": len(conflicts),

@@ -12,6 +12,7 @@ import pytest
 
 from curate.errors import CurateError
 from curate.runner import run_stage
+from curate.stages import unique_ids
 from curate.stages.collect import Collect, CollectParams
 from tests.conftest import FIXTURES
 
@@ -261,16 +262,16 @@ def test_repeated_ids_pass_resumes_after_a_kill(ws, tmp_path, monkeypatch):
     for name in ("a.jsonl", "b.jsonl", "c.jsonl"):
         (tmp_path / name).write_text(_jsonl(["same", f"own {name}"]).decode())
     paths = [str(tmp_path / n) for n in ("a.jsonl", "b.jsonl", "c.jsonl")]
-    real = Collect._drop
+    real = unique_ids._drop
 
-    def killed_after_one_shard(self, *args):
-        real(self, *args)
+    def killed_after_one_shard(*args):
+        real(*args)
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(Collect, "_drop", killed_after_one_shard)
+    monkeypatch.setattr(unique_ids, "_drop", killed_after_one_shard)
     with pytest.raises(KeyboardInterrupt):
         run_stage(ws, Collect(paths=paths, kind="text"), [], "t", workers=1)
-    monkeypatch.setattr(Collect, "_drop", real)
+    monkeypatch.setattr(unique_ids, "_drop", real)
     summary = run_stage(ws, Collect(paths=paths, kind="text"), [], "t", workers=1)
     assert (summary.n_in, summary.kept, summary.filtered, summary.rejected) == (6, 4, 2, 0)
     assert sorted(ws.read("t")["text"].to_list()) == ["own a.jsonl", "own b.jsonl", "own c.jsonl", "same"]

@@ -1,35 +1,26 @@
 """`collect`: read sources into a table, validating every row against its record kind.
 
-Ids are unique in a collected table: a path given twice is read once, and a row whose id an earlier row
-already has (inputs in the order given, rows in file order) is filtered as `duplicate_id` when its content
-is the same, and rejected as `id_conflict` when a source gave one id to different content. Units run in
-parallel, so repeats across units are found once every unit is done (`finish`), from the ids each unit
-lists beside its shard.
+Ids are unique in a collected table: a path given twice is read once, and repeated ids are taken out once
+every unit is done (`curate.stages.unique_ids`).
 """
 
 from __future__ import annotations
 
 import json
 import os
-from collections import Counter
 from pathlib import Path
 from typing import Any
 
-import duckdb
 import pyarrow as pa
-import pyarrow.parquet as pq
 from pydantic import Field, ValidationError
 
 from curate.errors import CurateError
 from curate.records import arrow_schema, build, content_hash, kind_model
-from curate.runner import FILTERED_SCHEMA, REJECT_SCHEMA
 from curate.sources import detect, expand, get_format
 from curate.sources.base import RawRow
 from curate.sources.files import MAX_ROW_BYTES
 from curate.stage import Outcome, Params, Reject, Stage, Unit, cap_payload
-from curate.store.atomic import write_json, write_parquet
-
-IDS_SCHEMA = pa.schema([("id", pa.string()), ("location", pa.string()), ("content", pa.string())])
+from curate.stages.unique_ids import drop_repeated_ids, write_ids
 
 
 class CollectParams(Params):
@@ -104,8 +95,7 @@ class Collect(Stage):
                 rows.append((*row, item.location))
         table, kept = _table(rows, rejects, arrow_schema(kind_model(kind)) if kind else None)
         if self.workdir is not None:  # the ids beside the shard, for `finish`
-            write_parquet(pa.table([[r[0]["id"] for r in kept], [r[2] for r in kept], [r[1] for r in kept]],
-                                   schema=IDS_SCHEMA), self.workdir / "_work" / "ids" / f"{unit.key}.parquet")
+            write_ids(self.workdir, unit.key, [(r[0]["id"], r[2], r[1]) for r in kept])
         return Outcome(kept=table, n_in=n_in, rejected=rejects)
 
     def _row(self, item: RawRow, kind: str | None, source: str) -> tuple[dict[str, Any], str] | Reject:
@@ -124,54 +114,7 @@ class Collect(Stage):
         return record.model_dump(), record.content_id() if raw.get("id") else record.id
 
     def finish(self, output: str, run_id: str) -> None:
-        """Take every repeat of an id out of the shards: filtered as `duplicate_id` (same content) or
-        rejected as `id_conflict`. Safe to run again after a kill: each shard's extra files are written
-        before the shard itself is rewritten, and a rewritten shard is recognised by its row count."""
-        ids = self.workdir / "_work" / "ids"
-        if not any(ids.glob("*.parquet")):
-            return
-        with duckdb.connect() as con:
-            found = con.execute("""
-                WITH rows AS (SELECT * FROM read_parquet(?, filename = true, file_row_number = true)),
-                ranked AS (SELECT *, row_number() OVER (PARTITION BY id ORDER BY filename, file_row_number) AS nth
-                           FROM rows WHERE id IN (SELECT id FROM rows GROUP BY id HAVING count(*) > 1))
-                SELECT parse_filename(later.filename, true) AS key, later.file_row_number AS pos, later.id,
-                       later.location, first.location AS first_location, later.content = first.content AS same
-                FROM ranked later JOIN ranked first ON first.id = later.id AND first.nth = 1
-                WHERE later.nth > 1 ORDER BY key, pos""", [str(ids / "*.parquet")])
-            columns = [d[0] for d in found.description]
-            repeats = [dict(zip(columns, row, strict=True)) for row in found.fetchall()]
-        by_key: dict[str, list[dict[str, Any]]] = {}
-        for repeat in repeats:
-            by_key.setdefault(repeat["key"], []).append(repeat)
-        for key, dropped in by_key.items():
-            self._drop(key, dropped, output, run_id)
-
-    def _drop(self, key: str, dropped: list[dict[str, Any]], output: str, run_id: str) -> None:
-        staging = self.workdir
-        same = [r for r in dropped if r["same"]]
-        conflicts = [r for r in dropped if not r["same"]]
-        name = f"part-{key}-ids.parquet"
-        if same:
-            write_parquet(pa.Table.from_pylist(
-                [{"table_name": output, "run_id": run_id, "stage": self.name, "row_id": r["id"], "reason": "duplicate_id",
-                  "detail": json.dumps({"location": r["location"], "kept": r["first_location"]})} for r in same],
-                schema=FILTERED_SCHEMA), staging / "_filtered" / name)
-        if conflicts:
-            write_parquet(pa.Table.from_pylist(
-                [{"table_name": output, "run_id": run_id, "stage": self.name, "row_id": r["id"], "reason": "id_conflict",
-                  "message": f"id {r['id']!r} is already used by different content at {r['first_location']} "
-                             "(if the source's `id` is not a row id, rename it: --map id=NAME)",
-                  "location": r["location"], "payload": None} for r in conflicts],
-                schema=REJECT_SCHEMA), staging / "_rejects" / name)
-        write_json({"in": 0, "kept": -len(dropped), "filtered": len(same), "rejected": len(conflicts),
-                    "reasons": dict(Counter("duplicate_id" if r["same"] else "id_conflict" for r in dropped))},
-                   staging / "_done" / f"{key}-ids.json")
-        part = staging / f"part-{key}.parquet"
-        table = pq.read_table(part)
-        if table.num_rows == pq.read_metadata(staging / "_work" / "ids" / f"{key}.parquet").num_rows:
-            positions = {r["pos"] for r in dropped}
-            write_parquet(table.filter(pa.array([i not in positions for i in range(table.num_rows)])), part)
+        drop_repeated_ids(self.workdir, self.name, output, run_id)
 
     def output_schema(self) -> pa.Schema | None:
         return arrow_schema(kind_model(self.params.kind)) if self.params.kind else None

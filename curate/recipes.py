@@ -342,7 +342,8 @@ def _report(path: Path, root: yaml.Node, problems: list[Problem]) -> CurateError
     for line, found in sorted(by_line.items()):
         # an unknown key usually explains an error next to it (a typo): it comes first
         found.sort(key=lambda p: not p.message.startswith("unknown key"))
-        said = dict.fromkeys(f"{'.'.join(str(part) for part in p.where)}: {p.message}" for p in found)
+        said = dict.fromkeys(p.message if p.message.startswith("unknown key") else  # the key says where
+                             f"{'.'.join(str(part) for part in p.where)}: {p.message}" for p in found)
         lines.append((f"{path}:{line}: " + "; ".join(said), found[0].hint))
     if len(lines) == 1:
         return CurateError(*lines[0])

@@ -54,13 +54,13 @@ class _ZstdReader(io.RawIOBase):
     def __init__(self, path: Path):
         self._file = open(path, "rb")
         self._frame: Any = None
-        self._pending = b""
+        self._pending, self._at = b"", 0  # decompressed bytes not yet handed out, from offset `_at`
 
     def readable(self) -> bool:
         return True
 
     def readinto(self, buffer: Any) -> int:
-        while not self._pending:
+        while self._at == len(self._pending):
             rest = b""
             if self._frame is not None and self._frame.eof:  # a frame ended: the next may follow at once
                 rest, self._frame = self._frame.unused_data, None
@@ -71,10 +71,10 @@ class _ZstdReader(io.RawIOBase):
                 return 0
             if self._frame is None:
                 self._frame = zstandard.ZstdDecompressor().decompressobj()
-            self._pending = self._frame.decompress(chunk)
-        size = min(len(buffer), len(self._pending))
-        buffer[:size] = self._pending[:size]
-        self._pending = self._pending[size:]
+            self._pending, self._at = self._frame.decompress(chunk), 0
+        size = min(len(buffer), len(self._pending) - self._at)
+        buffer[:size] = memoryview(self._pending)[self._at:self._at + size]
+        self._at += size
         return size
 
     def close(self) -> None:
@@ -87,7 +87,7 @@ def open_binary(path: Path) -> IO[bytes]:
     if path.name.endswith(".gz"):
         return gzip.open(path, "rb")
     if path.name.endswith((".zst", ".zstd")):
-        return io.BufferedReader(_ZstdReader(path))
+        return io.BufferedReader(_ZstdReader(path), buffer_size=1 << 20)
     return open(path, "rb")
 
 

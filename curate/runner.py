@@ -133,6 +133,7 @@ def _execute(ws: Workspace, stage: Stage, inputs: list[str], output: str, fp: st
         units = stage.units(input_parts)
         todo = [u for u in units if not (staging / "_done" / f"{u.key}.json").exists()]
         _run_units(stage, todo, len(units), staging, output, run_id, workers, engine, console)
+        stage.finish(output, run_id)
         summary = _commit(ws, stage, inputs, output, fp, run_id, recipe_hash, staging, started)
     except BaseException as err:
         ws.record_run(run_id=run_id, status="failed", ended_at=datetime.now(UTC).replace(tzinfo=None),

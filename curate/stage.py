@@ -121,6 +121,11 @@ class Stage:
     def process_batch(self, batch: pl.DataFrame) -> Outcome:
         raise NotImplementedError
 
+    def finish(self, output: str, run_id: str) -> None:
+        """Once every unit is done, before the commit, in the main process: revise the shards in `workdir`
+        where a decision needs all of them (collect drops ids repeated across shards). It runs again after a
+        kill, so it must be safe to repeat."""
+
     def output_schema(self) -> pa.Schema | None:
         """The schema of an empty output, when the stage knows it."""
         return None

@@ -17,10 +17,14 @@ def run(
     force: ForceOpt = False,
     ws: WorkspaceOpt = None,
 ) -> None:
-    """Run a recipe: its sources, stages, exports and report, in order; finished stages are skipped on a re-run."""
-    loaded = load_recipe(recipe)
-    console.print(f"[bold]recipe[/] {loaded.name} ({recipe}, hash {loaded.hash})")
+    """Run a recipe: its sources, stages, exports and report, in order; finished stages are skipped on a re-run.
+
+    The whole recipe is checked first (keys, stages and their parameters, the tables each step reads, the
+    files it names): every problem is listed with its line, and nothing runs until there are none.
+    """
     space = workspace(ws)
+    loaded = load_recipe(recipe, space.table_names())
+    console.print(f"[bold]recipe[/] {loaded.name} ({recipe}, hash {loaded.hash})")
     for summary in run_recipe(loaded, space, force=force):
         print_summary(summary)
     for written in finish_recipe(loaded, space):

@@ -1,8 +1,13 @@
-"""`collect`: read sources into a table, validating every row against its record kind."""
+"""`collect`: read sources into a table, validating every row against its record kind.
+
+Ids are unique in a collected table: a path given twice is read once, and repeated ids are taken out once
+every unit is done (`curate.stages.unique_ids`).
+"""
 
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +20,7 @@ from curate.sources import detect, expand, get_format
 from curate.sources.base import RawRow
 from curate.sources.files import MAX_ROW_BYTES
 from curate.stage import Outcome, Params, Reject, Stage, Unit, cap_payload
+from curate.stages.unique_ids import drop_repeated_ids, write_ids
 
 
 class CollectParams(Params):
@@ -39,14 +45,19 @@ class Collect(Stage):
             kind_model(self.params.kind)
 
     def _formats(self) -> list[tuple[Path, str]]:
-        pairs = []
+        """Each source once (a path given twice, or a file also inside a given folder, is read once)."""
+        pairs: dict[str, tuple[Path, str]] = {}
         for path in expand(self.params.paths, self.params.format):
             fmt = detect(path) if self.params.format == "auto" else self.params.format
             get_format(fmt)
             if fmt != "hf" and not path.exists():
                 raise CurateError(f"no such file or folder: {path}", "check the path; folders are read recursively")
-            pairs.append((path, fmt))
-        return pairs
+            if path.exists() and not (path.is_file() or path.is_dir()):  # a FIFO or a device would never end
+                raise CurateError(f"{path} is not a regular file", "give files or folders")
+            if path.exists() and not os.access(path, os.R_OK):
+                raise CurateError(f"cannot read {path}: permission denied", "check the file's permissions")
+            pairs.setdefault(str(path.resolve()) if path.exists() else str(path), (path, fmt))
+        return list(pairs.values())
 
     def inputs_key(self) -> list[Any]:
         """Sources by name, size and modification time: a changed file makes a fresh run. Option values that
@@ -74,8 +85,7 @@ class Collect(Stage):
         fmt = unit.extra["format"]
         kind = self.params.kind or unit.extra.get("kind") or get_format(fmt).kind
         source = self.params.source or Path(unit.path).name
-        rows: list[dict[str, Any]] = []
-        locations: list[str] = []
+        rows: list[tuple[dict[str, Any], str, str]] = []  # (row, content hash, location)
         rejects: list[Reject] = []
         n_in = 0
         for item in get_format(fmt).read(unit, self.options()):
@@ -84,25 +94,29 @@ class Collect(Stage):
             if isinstance(row, Reject):
                 rejects.append(row)
             else:
-                rows.append(row)
-                locations.append(item.location)
-        if kind:
-            table = pa.Table.from_pylist(rows, schema=arrow_schema(kind_model(kind)))
-        else:
-            table = _infer_table(rows, locations, rejects)
+                rows.append((*row, item.location))
+        table, kept = _table(rows, rejects, arrow_schema(kind_model(kind)) if kind else None)
+        if self.workdir is not None:  # the ids beside the shard, for `finish`
+            write_ids(self.workdir, unit.key, [(r[0]["id"], r[2], r[1]) for r in kept])
         return Outcome(kept=table, n_in=n_in, rejected=rejects)
 
-    def _row(self, item: RawRow, kind: str | None, source: str) -> dict[str, Any] | Reject:
+    def _row(self, item: RawRow, kind: str | None, source: str) -> tuple[dict[str, Any], str] | Reject:
+        """The row and the hash of its content (what its id is when the source gives none)."""
         raw = {self.params.map.get(k, k): v for k, v in item.raw.items()}
         if kind is None:
             raw.setdefault("source", source)
-            raw["id"] = raw.get("id") or content_hash({k: v for k, v in raw.items() if k not in ("id", "source")})
-            return {"id": str(raw.pop("id")), "source": str(raw.pop("source")), **raw}
+            content = content_hash({k: v for k, v in raw.items() if k not in ("id", "source")})
+            raw["id"] = raw.get("id") or content
+            return {"id": str(raw.pop("id")), "source": str(raw.pop("source")), **raw}, content
         try:
-            return build(kind_model(kind), raw, source).model_dump()
+            record = build(kind_model(kind), raw, source)
         except ValidationError as err:
             return Reject(reason="schema_mismatch", message=_summarise(err), location=item.location,
                           row_id=raw.get("id"), payload=cap_payload(json.dumps(item.raw, ensure_ascii=False, default=str)))
+        return record.model_dump(), record.content_id() if raw.get("id") else record.id
+
+    def finish(self, output: str, run_id: str) -> None:
+        drop_repeated_ids(self.workdir, self.name, output, run_id)
 
     def output_schema(self) -> pa.Schema | None:
         return arrow_schema(kind_model(self.params.kind)) if self.params.kind else None
@@ -122,24 +136,31 @@ def _summarise(err: ValidationError) -> str:
     return "; ".join(parts) + (f"; and {more} more" if more > 0 else "")
 
 
-def _infer_table(rows: list[dict[str, Any]], locations: list[str], rejects: list[Reject]) -> pa.Table:
-    """Rows without a kind keep their own types; a row whose types clash with the rest is rejected."""
+def _table(rows: list[tuple[dict[str, Any], str, str]], rejects: list[Reject],
+           schema: pa.Schema | None) -> tuple[pa.Table, list[tuple[dict[str, Any], str, str]]]:
+    """The kept rows as a table, and those rows. Rows without a kind keep their own types, and one whose
+    types clash with the rest is rejected; so is a typed row Arrow cannot hold (an integer past 64 bits)."""
     try:
-        return pa.Table.from_pylist(rows)
+        return pa.Table.from_pylist([r[0] for r in rows], schema=schema), rows
     except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):
         pass
-    good: list[dict[str, Any]] = []
-    schema: pa.Schema | None = None
-    for row, location in zip(rows, locations, strict=True):
+    good: list[tuple[dict[str, Any], str, str]] = []
+    unified = schema
+    for entry in rows:
+        row, _, location = entry
         try:
-            candidate = pa.Table.from_pylist([row]).schema
-            merged = candidate if schema is None else pa.unify_schemas([schema, candidate],
-                                                                        promote_options="default")
+            candidate = pa.Table.from_pylist([row], schema=schema).schema
+            if schema is None and unified is not None:
+                candidate = pa.unify_schemas([unified, candidate], promote_options="default")
         except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError) as err:
-            rejects.append(Reject(reason="type_conflict", message=f"types differ from earlier rows: {err}",
+            fits = schema is None and not isinstance(err, OverflowError)
+            what = "types differ from earlier rows" if fits else "a value does not fit its column"
+            rejects.append(Reject(reason="type_conflict", message=f"{what}: {err}",
                                   row_id=row.get("id"), location=location,
                                   payload=cap_payload(json.dumps(row, ensure_ascii=False, default=str))))
             continue
-        schema = merged
-        good.append(row)
-    return pa.Table.from_pylist(good, schema=schema) if good else pa.table({})
+        unified = candidate
+        good.append(entry)
+    if not good:
+        return (schema or pa.schema([])).empty_table(), good
+    return pa.Table.from_pylist([r[0] for r in good], schema=unified), good

@@ -110,7 +110,7 @@ def test_evaluate_rm_from_a_score_column_and_from_scores(tmp_path):
     report = evaluate_rm(frame, "t", tmp_path / "col", score_column="rm", bins=5)
     assert (report.n_scored, report.n_unscored) == (4, 1)
     assert report.auc == pytest.approx(roc_auc_score([True, False, False, True], [0.9, 0.2, 0.6, 0.4]))
-    assert report.rm_at_k[1] == {"k": 2, "instances": 2, "rm": 0.5, "random": 0.5, "oracle": 1.0}
+    assert report.rm_at_k[1] == {"k": 2, "instances": 2, "under_k": 0, "rm": 0.5, "random": 0.5, "oracle": 1.0}
     scores = pl.DataFrame({"id": ["a", "b", "c", "d", "zz"], "score": [0.9, 0.2, 0.6, 0.4, 0.5]})
     from_file = evaluate_rm(frame, "t", tmp_path / "file", scores=scores)
     assert from_file.auc == report.auc and from_file.n_unknown_scores == 1

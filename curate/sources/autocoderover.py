@@ -8,7 +8,7 @@ feedback on it), raw and extracted patches (`agent_patch_raw_N`, `extracted_patc
 put each try in `output_N/` and name the chosen patch in `selected_patch.json`.
 
 - messages: the last patch-writing conversation (the whole run as the model last saw it), else the last
-  conversation round;
+  conversation round, of the try the chosen patch came from;
 - patch: the one `selected_patch.json` names, else the extracted patch with the largest number (what
   AutoCodeRover hands to SWE-bench: when it validates, only the last can have passed); none when no patch
   could be extracted, and then `finished` is false;
@@ -80,7 +80,10 @@ def read(unit: Unit, options: dict[str, Any]) -> Iterator[RawRow]:
 
 
 def parse_instance(folder: Path) -> dict[str, Any]:
-    conversation = _last(folder, CONVERSATIONS)
+    patch_file = _patch_file(folder)
+    # the try (`output_N`) the chosen patch came from holds the conversation that wrote it
+    scope = patch_file.parent if patch_file and TRY_FOLDER.match(patch_file.parent.name) else folder
+    conversation = _last(scope, CONVERSATIONS)
     if conversation is None:
         raise Broken("missing_field", "no conversation_round_N.json")
     try:
@@ -90,9 +93,10 @@ def parse_instance(folder: Path) -> dict[str, Any]:
     if not isinstance(data, list) or not data:
         raise Broken("missing_field", f"{conversation.name} is not a list of messages")
     messages = [message(m) for m in data]
-    patch = _patch(folder)
-    cost = _json(folder, "cost.json")
-    status = _json(folder, "extract_status.json").get("extract_status")
+    text = patch_file.read_text(encoding="utf-8", errors="replace") if patch_file else ""
+    patch = text if text.strip() else None
+    cost = _json(scope, "cost.json")
+    status = _json(scope, "extract_status.json").get("extract_status")
     evidence = _leak_evidence(folder, messages)
     return {"instance_id": _instance_id(folder), "messages": messages, "patch": patch, "finished": patch is not None,
             "policy": cost.get("model"), "leaks_test_results": bool(evidence),
@@ -108,12 +112,11 @@ def _last(folder: Path, patterns: tuple[str, ...]) -> Path | None:
     return None
 
 
-def _patch(folder: Path) -> str | None:
+def _patch_file(folder: Path) -> Path | None:
     chosen = _json(folder, "selected_patch.json").get("selected_patch")
-    path = folder / chosen if isinstance(chosen, str) and (folder / chosen).is_file() else \
-        _last(folder, ("extracted_patch_*.diff",))
-    text = path.read_text(encoding="utf-8", errors="replace") if path else ""
-    return text if text.strip() else None
+    if isinstance(chosen, str) and (folder / chosen).is_file():
+        return folder / chosen
+    return _last(folder, ("extracted_patch_*.diff",))
 
 
 def _json(folder: Path, name: str) -> dict[str, Any]:

@@ -204,6 +204,8 @@ def test_published_trajectories_read_whole(ws):
     truth = {p.name.removesuffix(".report.json"): json.loads(p.read_text())["resolved"]
              for p in (full / "reports").glob("*.report.json")}
     assert (summary.kept, rejects) == (3, {}) and dict(zip(table["instance_id"], table["resolved"], strict=True)) == truth
-    sizes = {p.name.removesuffix(".traj.json"): p.stat().st_size for p in (full / "trajs").glob("*.traj.json")}
-    for row in table.to_dicts():  # ~4 bytes a token: the whole file is there, not a trimmed part
-        assert row["n_tokens"] > sizes[row["instance_id"]] / 6 and row["patch"].startswith("diff --git")
+    for row in table.to_dicts():  # the estimate is ⌈bytes / 4⌉ a block: every message is there, whole
+        data = json.loads((full / "trajs" / f"{row['instance_id']}.traj.json").read_text())
+        assert [m["content"] for m in row["messages"]] == [m["content"] for m in data["messages"]]
+        assert row["n_tokens"] >= sum(len(m["content"]) for m in data["messages"]) / 4 > 10_000
+        assert row["patch"] == data["info"]["submission"]

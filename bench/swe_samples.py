@@ -32,7 +32,8 @@ def detect(run: Path) -> tuple[str, Path, list[Path | None]] | None:
     if any(run.glob("conversation_round_*.json")) or (run / "report.json").is_file() and any(run.rglob("conversation_round_*.json")):
         return "autocoderover", run, [None]  # its report.json is found by the adapter
     if any(run.glob("*.atif.json")) or any(run.glob("*/agent/trajectory.json")) or any(run.glob("*trajectory.json")):
-        return "atif", run, [None, *sorted(p for p in run.glob("*.json") if p.name != "result.json")]
+        return "atif", run, [None, *sorted(p for p in run.glob("*.json") if p.name != "result.json"
+                                           and not p.name.endswith((".atif.json", "trajectory.json")))]
     if any(run.glob("*.parquet")) or any(run.glob("*.jsonl")) or any(run.glob("data/*.parquet")):
         return "swe-gym", run, [None]
     return None
@@ -40,8 +41,9 @@ def detect(run: Path) -> tuple[str, Path, list[Path | None]] | None:
 
 def truth_of(run: Path) -> dict[str, bool]:
     """Labels the run states outright: labels.json, or a report with both resolved and unresolved lists."""
-    if (run / "labels.json").is_file():
-        return {r["instance_id"]: bool(r["resolved"]) for r in json.loads((run / "labels.json").read_text())}
+    listed = json.loads((run / "labels.json").read_text()) if (run / "labels.json").is_file() else None
+    if isinstance(listed, list):
+        return {r["instance_id"]: bool(r["resolved"]) for r in listed}
     for report in sorted(run.glob("*.json")):
         data = json.loads(report.read_text())
         if isinstance(data, dict) and isinstance(data.get("resolved"), list) and isinstance(data.get("unresolved"), list):
@@ -74,7 +76,8 @@ def check(run: Path, scratch: Path) -> list[dict]:
             lines.append({
                 "run": str(run), "format": fmt, "report": report.name if report else "(own)", "unlisted": unlisted,
                 "in": summary.n_in, "kept": summary.kept, "rejected": dict(summary.reasons),
-                "resolved": sum(labels.values()), "not_resolved": len(labels) - sum(labels.values()),
+                "resolved": int(table["resolved"].sum()) if table.height else 0,
+                "not_resolved": int((~table["resolved"]).sum()) if table.height else 0,
                 "label_sources": dict(sources),
                 "leaks_test_results": int(table["leaks_test_results"].sum()) if table.height else 0,
                 "agree_with_truth": f"{sum(truth[i] == v for i, v in compared.items())}/{len(compared)}"

@@ -31,6 +31,7 @@ from curate.sources.trajectories import Broken, folder_units, instance_from_name
 TRIAL_SUFFIX = re.compile(r"__[A-Za-z0-9]{4,}$")  # Harbor names a trial `<task>__<short id>`
 PATCH_KEYS = ("patch", "model_patch", "git_patch", "submission")
 ROLES = {"system": "system", "user": "user", "agent": "assistant"}
+TRIAL_KEYS = {"trial_name", "task_name", "verifier_result"}
 
 
 def parse_atif(data: Any, path: Path) -> dict[str, Any]:
@@ -83,7 +84,9 @@ def _trial(path: Path) -> dict[str, Any]:
         data = json.loads(result.read_text(encoding="utf-8")) if result.is_file() and result != path else {}
     except (json.JSONDecodeError, UnicodeDecodeError):
         raise Broken("malformed_json", f"{result} is not JSON") from None
-    return {**data, "_folder": folder.name} if isinstance(data, dict) else {}
+    if not isinstance(data, dict) or not TRIAL_KEYS & set(data):  # a job's result.json sums up trials: not one
+        return {}
+    return {**data, "_folder": folder.name}
 
 
 def _instance_id(trial: dict[str, Any], extra: dict[str, Any], path: Path) -> str:

@@ -321,6 +321,7 @@ register(SourceFormat("mini-swe-agent", read_files(parse_mini), folder_units(".t
 
 
 def _openhands_units(path: Path, key: str, options: dict[str, Any]) -> list[Unit]:
+    check_options(options)
     if path.is_file() and path.name.endswith(".jsonl"):
         return [Unit(key=u.key, path=u.path, offset=u.offset, length=u.length, extra={**u.extra, "rows": True})
                 for u in files.jsonl_units(path, key, options)]

@@ -12,10 +12,12 @@ is (same layout, same size), its label in one harness report. Side by side, each
 - a plain loop (the peer a user would write by hand): `json.load` each file, the same tokenizer's
   `encode_batch` over its messages, labels from the report; no validation, no Parquet.
 
-Reported: trajectories per second, MB of JSON per second, and peak resident memory of the largest
-process, at 10,000 trajectories; and curate's peak memory at 1,000 and 10,000 trajectories, which must
-stay flat (work is cut into shards of 64 files; nothing grows with the corpus). Figures go to
-bench/results/swe.json. `--quick`: 300 trajectories (memory at 100 and 300).
+Reported, side by side on 2,000 trajectories (`--compare`): trajectories per second, MB of JSON per
+second, CPU seconds (all processes: on a busy machine wall time stretches, CPU time much less) and peak
+resident memory of the largest process. Then curate with token counting alone at 1,000 and 10,000
+trajectories (`--small`, `-n`): its peak memory must stay flat in the number of trajectories (work goes
+in shards of 64 files; nothing grows with the corpus), and its throughput at 10,000. Figures go to
+bench/results/swe.json. `--quick`: 100 / 300 / 600 trajectories.
 """
 
 from __future__ import annotations
@@ -124,9 +126,9 @@ def worker(args: argparse.Namespace) -> None:
         result = run_curate(args.trajs, args.report, args.tokenizer if args.worker == "curate" else None,
                             args.workspace)
     seconds = time.perf_counter() - start
-    peak_kb = max(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
-                  resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
-    print(json.dumps({**result, "seconds": seconds, "peak_rss_mb": peak_kb / 1024}))
+    usage = [resource.getrusage(who) for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)]
+    cpu = sum(u.ru_utime + u.ru_stime for u in usage)
+    print(json.dumps({**result, "seconds": seconds, "cpu_s": cpu, "peak_rss_mb": max(u.ru_maxrss for u in usage) / 1024}))
 
 
 def measure(name: str, folder: Path, trajs: Path, report: Path, tokenizer: Path, megabytes: float) -> dict:
@@ -139,18 +141,21 @@ def measure(name: str, folder: Path, trajs: Path, report: Path, tokenizer: Path,
         raise SystemExit(f"{name} failed:\n{done.stderr[-3000:]}")
     figures = json.loads(done.stdout.strip().splitlines()[-1])
     n = sum(1 for _ in trajs.iterdir())
-    figures.update(trajectories=n, trajectories_per_s=n / figures["seconds"], mb_per_s=megabytes / figures["seconds"])
+    figures.update(trajectories=n, mb=round(megabytes, 1), trajectories_per_s=n / figures["seconds"],
+                   mb_per_s=megabytes / figures["seconds"], mb_per_cpu_s=megabytes / figures["cpu_s"])
     shutil.rmtree(workspace, ignore_errors=True)
-    print(f"{name:16s} {n:6,d} traj  {figures['trajectories_per_s']:7.0f} traj/s  {figures['mb_per_s']:6.1f} MB/s  "
-          f"peak {figures['peak_rss_mb']:6.0f} MB  kept {figures['kept']:,}", flush=True)
+    print(f"{name:16s} {n:6,d} traj  {figures['trajectories_per_s']:7.1f} traj/s  {figures['mb_per_s']:6.1f} MB/s  "
+          f"{figures['mb_per_cpu_s']:6.1f} MB/cpu-s  peak {figures['peak_rss_mb']:6.0f} MB  kept {figures['kept']:,}",
+          flush=True)
     return figures
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="300 trajectories (memory at 100 and 300)")
-    parser.add_argument("-n", type=int, default=10_000, help="trajectories in the corpus")
+    parser.add_argument("--quick", action="store_true", help="100 / 300 / 600 trajectories")
+    parser.add_argument("-n", type=int, default=10_000, help="trajectories in the corpus (memory and throughput)")
     parser.add_argument("--small", type=int, default=1_000, help="the smaller corpus of the memory comparison")
+    parser.add_argument("--compare", type=int, default=2_000, help="trajectories of the side-by-side comparison")
     parser.add_argument("--samples", type=Path, default=SAMPLES, help="folder of trajs/ and reports/ to replicate")
     parser.add_argument("--worker", choices=["curate", "curate-no-count", "plain"], help=argparse.SUPPRESS)
     for name in ("trajs", "report", "tokenizer", "workspace"):
@@ -159,28 +164,33 @@ def main() -> None:
     if args.worker:
         worker(args)
         return
-    n, small = (300, 100) if args.quick else (args.n, args.small)
+    small, compare, n = (100, 300, 600) if args.quick else (args.small, args.compare, args.n)
     samples = load_samples(args.samples)
+    load = os.getloadavg()  # what else ran on the machine: wall time stretches with it, CPU time less
     folder = Path(tempfile.mkdtemp(prefix="bench-swe-"))
     try:
         trajs, report, sizes = build_corpus(folder, samples, n)
         tokenizer = train_tokenizer(folder, samples)
-        megabytes = sum(sizes) / 1e6
-        results = {name: measure(name, folder, trajs, report, tokenizer, megabytes)
+        side = subset(folder, trajs, compare)
+        results = {name: measure(name, folder, side, report, tokenizer, sum(sizes[:compare]) / 1e6)
                    for name in ("curate", "curate-no-count", "plain")}
-        smaller = measure("curate", folder, subset(folder, trajs, small), report, tokenizer, sum(sizes[:small]) / 1e6)
+        scaling = [measure("curate", folder, subset(folder, trajs, small), report, tokenizer, sum(sizes[:small]) / 1e6),
+                   measure("curate", folder, trajs, report, tokenizer, sum(sizes) / 1e6)]
     finally:
         shutil.rmtree(folder, ignore_errors=True)
-    memory = [{"trajectories": small, "peak_rss_mb": round(smaller["peak_rss_mb"], 1)},
-              {"trajectories": n, "peak_rss_mb": round(results["curate"]["peak_rss_mb"], 1)}]
+    megabytes = sum(sizes) / 1e6
+    memory = [{"trajectories": f["trajectories"], "peak_rss_mb": round(f["peak_rss_mb"], 1),
+               "trajectories_per_s": round(f["trajectories_per_s"], 1), "mb_per_s": round(f["mb_per_s"], 2),
+               "mb_per_cpu_s": round(f["mb_per_cpu_s"], 2)} for f in scaling]
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps({
         "samples": {"folder": str(args.samples.resolve().relative_to(ROOT)) if args.samples.resolve().is_relative_to(ROOT)
                     else str(args.samples), "trajectories": len(samples),
                     "kb_each": sorted(round(len(json.dumps(d, indent=2).encode()) / 1e3) for d, _ in samples)},
         "trajectories": n, "corpus_mb": round(megabytes, 1), "mean_kb_per_trajectory": round(megabytes * 1e3 / n, 1),
-        "workers": 2, "cpus": os.cpu_count(), "quick": args.quick, "results": results,
-        "peak_memory": memory, "peak_memory_ratio": round(memory[1]["peak_rss_mb"] / memory[0]["peak_rss_mb"], 2),
+        "workers": 2, "cpus": os.cpu_count(), "load_average_at_start": [round(x, 1) for x in load], "quick": args.quick,
+        "side_by_side": results, "curate_with_token_counting": memory,
+        "peak_memory_ratio": round(memory[1]["peak_rss_mb"] / memory[0]["peak_rss_mb"], 2),
         "note": f"peak memory flat in the number of trajectories: {memory[0]['peak_rss_mb']:.0f} MB at "
                 f"{small:,}, {memory[1]['peak_rss_mb']:.0f} MB at {n:,}",
     }, indent=2) + "\n")

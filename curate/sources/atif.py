@@ -30,7 +30,7 @@ from curate.sources.trajectories import Broken, folder_units, instance_from_name
 
 TRIAL_SUFFIX = re.compile(r"__[A-Za-z0-9]{4,}$")  # Harbor names a trial `<task>__<short id>`
 PATCH_KEYS = ("patch", "model_patch", "git_patch", "submission")
-ROLES = {"system": "system", "user": "user", "agent": "assistant"}
+ROLES = {"system": "system", "user": "user", "agent": "assistant", "assistant": "assistant"}
 TRIAL_KEYS = {"trial_name", "task_name", "verifier_result"}
 
 
@@ -65,15 +65,22 @@ def _step_messages(step: Any) -> list[dict[str, str]]:
     if not isinstance(step, dict) or step.get("source") not in ROLES:
         raise Broken("missing_field", f"step {step.get('step_id') if isinstance(step, dict) else step!r}: "
                                       "source is not system, user or agent")
-    text = "\n\n".join(str(step[k]) for k in ("reasoning_content", "message") if step.get(k))
+    text = "\n\n".join(_text(step[k]) for k in ("reasoning_content", "message") if step.get(k))
     out = [message({"role": ROLES[step["source"]], "content": text, "tool_calls": step.get("tool_calls")})]
     observation = step.get("observation") if isinstance(step.get("observation"), dict) else {}
     for result in observation.get("results") or []:
         content = result.get("content") if isinstance(result, dict) else result
         if content is None and isinstance(result, dict) and result.get("subagent_trajectory_ref"):
             content = json.dumps(result["subagent_trajectory_ref"], ensure_ascii=False)
-        out.append({"role": "tool", "content": "" if content is None else str(content)})
+        out.append({"role": "tool", "content": _text(content)})
     return out
+
+
+def _text(value: Any) -> str:
+    """A message or result as text: content parts (multimodal ATIF) joined by their text."""
+    if isinstance(value, list):
+        return "\n".join(str(p.get("text", "")) if isinstance(p, dict) else str(p) for p in value)
+    return "" if value is None else str(value)
 
 
 def _trial(path: Path) -> dict[str, Any]:
@@ -101,7 +108,9 @@ def _instance_id(trial: dict[str, Any], extra: dict[str, Any], path: Path) -> st
 
 
 def _reward(trial: dict[str, Any]) -> float | None:
-    rewards = ((trial.get("verifier_result") or {}).get("rewards")) or {}
+    """`verifier_result.rewards.reward` (or the only reward there); older Harbor: `verifier_result.reward`."""
+    result = trial.get("verifier_result") or {}
+    rewards = result.get("rewards") or {"reward": result.get("reward")}
     value = rewards.get("reward", next(iter(rewards.values())) if len(rewards) == 1 else None)
     return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
 

@@ -14,8 +14,8 @@ put each try in `output_N/` and name the chosen patch in `selected_patch.json`.
   could be extracted, and then `finished` is false;
 - instance id: `meta.json`'s `task_id`, else the folder name less a trailing run timestamp;
   policy: `cost.json`'s `model`;
-- labels: `--labels`, else the run's own `report.json` (ids per status: `generated`, `applied`,
-  `resolved`, ...) at the top of the path given;
+- labels: `--labels`, else the run's own report (ids per status: `generated`, `applied`, `resolved`, ...:
+  `report.json`, `final_report.json` or `results.json`) at the top of the path given;
 - `leaks_test_results`: the run validated its patches against the tests (test-suite logs, validation lines
   in `info.log`, or the model told whether its patch passed). The model saw the verdict, so the label leaks
   into the trajectory: `curate collect` warns with the count, and the column lets a filter drop them.
@@ -36,6 +36,7 @@ from curate.sources.trajectories import FILES_PER_UNIT, Broken, check_options, f
 from curate.stage import Unit
 
 CONVERSATIONS = ("debug_agent_write_patch_*.json", "conversation_round_*.json")  # in order of preference
+REPORTS = ("report.json", "final_report.json", "results.json", "results/results.json")  # the run's own, at its top
 TIMESTAMP = re.compile(r"_\d{4}-\d{2}-\d{2}_\d{2}-\d{2}-\d{2}$")
 TRY_FOLDER = re.compile(r"^output_\d+$")
 # what AutoCodeRover tells the model after running the tests on its patch, and what it logs then
@@ -63,8 +64,8 @@ def units(path: Path, key: str, options: dict[str, Any]) -> list[Unit]:
     if not folders:
         raise CurateError(f"no AutoCodeRover instance folders under {path}",
                           "an instance folder holds conversation_round_N.json files; check the path and --format")
-    report = path / "report.json"
-    labels = str(report) if not options.get("labels") and report.is_file() else None
+    report = next((path / name for name in REPORTS if (path / name).is_file()), None)
+    labels = str(report) if report and not options.get("labels") else None
     names = [str(f.relative_to(path)) if f != path else "" for f in folders]
     return [Unit(key=f"{key}-{i:05d}", path=str(path),
                  extra={"folders": names[start:start + FILES_PER_UNIT], "labels": labels})

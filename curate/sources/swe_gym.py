@@ -43,7 +43,7 @@ def parse_swe_gym(raw: dict[str, Any], source: Path) -> dict[str, Any]:
     messages = [message(m) for m in messages]
     answer = JUDGEMENT.match(messages[-1]["content"]) if messages[-1]["role"] == "assistant" else None
     logs = (parse_log(m["content"]) for m in messages if m["role"] == "user")
-    unwrapped = next((found for found in logs if found is not None), None)
+    unwrapped = next((found for found in logs if found is not None and found[0]), None)
     if unwrapped is not None:
         messages, patch = unwrapped
         if patch and not row.get("patch"):

@@ -9,7 +9,8 @@ A report is a file, or a folder of them (read recursively), of any of these shap
     `no_apply`, `test_errored`, `test_timeout` → not resolved;
   - `completed_ids`, `generated`, `with_logs`, `applied` (runs that were evaluated) → not resolved unless
     a resolved list names them too;
-  - `incomplete_ids`, `install_fail`, `reset_failed` (never evaluated) → no label (`not_evaluated`);
+  - `incomplete_ids`, `install_fail`, `reset_failed`, `no_logs` (never evaluated) → no label
+    (`not_evaluated`);
   - anything else (`stats`, counts, `submitted_ids`) says nothing about one instance.
 - **per-instance results**: `{instance_id: {"resolved": bool, ...}}` (SWE-bench's report.json), or one
   instance's result in `<instance_id>.report.json` (or `<instance_id>/report.json`);
@@ -40,7 +41,7 @@ POSITIVE_LISTS = ("resolved", "resolved_ids")
 NEGATIVE_LISTS = ("unresolved", "unresolved_ids", "error_ids", "empty_patch_ids", "no_generation", "no_apply",
                   "test_errored", "test_timeout")
 EVALUATED_LISTS = ("completed_ids", "generated", "with_logs", "applied")
-UNEVALUATED_LISTS = ("incomplete_ids", "install_fail", "reset_failed")
+UNEVALUATED_LISTS = ("incomplete_ids", "install_fail", "reset_failed", "no_logs")
 PER_PROJECT = "resolved_per_project"
 UNLISTED_RULES = ("reject", "unresolved")
 UNLISTED_HINT = "--unlisted unresolved"  # named in no_label messages; `curate.swe.notes` counts them

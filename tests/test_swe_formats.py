@@ -108,3 +108,26 @@ def test_swe_gym_rows_raw_and_in_verifier_layout(ws, tmp_path):
     frame.write_parquet(tmp_path / "data" / "train-00000-of-00001.parquet")
     _, from_parquet, _ = _collect(ws, tmp_path, "swe-gym", "pq")
     assert from_parquet["acme__widgets-101"]["messages"] == first["messages"]
+
+
+def test_atif_variants_parse(tmp_path):
+    """Multimodal content parts, an older Harbor's flat `verifier_result.reward`, a job's own result.json."""
+    from curate.sources.atif import parse_atif
+
+    trial = tmp_path / "job" / "acme__widgets-101__Ab12Cd3"
+    (trial / "agent").mkdir(parents=True)
+    data = {"schema_version": "ATIF-v1.6", "session_id": "s", "agent": {"name": "a", "version": "1"},
+            "steps": [{"step_id": 1, "source": "user", "message": [{"type": "text", "text": "Fix it."},
+                                                                   {"type": "image", "source": {"path": "x.png"}}]},
+                      {"step_id": 2, "source": "agent", "message": "Done.",
+                       "observation": {"results": [{"content": [{"type": "text", "text": "ok"}]}]}}]}
+    (trial / "agent" / "trajectory.json").write_text(json.dumps(data))
+    (trial / "result.json").write_text(json.dumps({"trial_name": trial.name, "verifier_result": {"reward": 0.5}}))
+    (tmp_path / "job" / "result.json").write_text(json.dumps({"n_total_trials": 1, "stats": {}}))
+    row = parse_atif(data, trial / "agent" / "trajectory.json")
+    assert row["messages"] == [{"role": "user", "content": "Fix it.\n"}, {"role": "assistant", "content": "Done."},
+                               {"role": "tool", "content": "ok"}]
+    assert (row["instance_id"], row["resolved"], row["reward"]) == ("acme__widgets-101", False, 0.5)
+    (tmp_path / "job" / "loose.atif.json").write_text(json.dumps(data))
+    loose = parse_atif(data, tmp_path / "job" / "loose.atif.json")  # beside the job's result.json, not a trial's
+    assert loose["instance_id"] == "loose" and "resolved" not in loose

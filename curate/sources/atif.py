@@ -62,11 +62,11 @@ def parse_atif(data: Any, path: Path) -> dict[str, Any]:
 
 
 def _step_messages(step: Any) -> list[dict[str, str]]:
-    if not isinstance(step, dict) or step.get("source") not in ROLES:
-        raise Broken("missing_field", f"step {step.get('step_id') if isinstance(step, dict) else step!r}: "
-                                      "source is not system, user or agent")
+    if not isinstance(step, dict) or not step.get("source"):
+        raise Broken("missing_field", f"a step without a source: {str(step)[:80]}")
     text = "\n\n".join(_text(step[k]) for k in ("reasoning_content", "message") if step.get(k))
-    out = [message({"role": ROLES[step["source"]], "content": text, "tool_calls": step.get("tool_calls")})]
+    role = ROLES.get(str(step["source"]), str(step["source"]))  # a source outside the spec keeps its name
+    out = [message({"role": role, "content": text, "tool_calls": step.get("tool_calls")})]
     observation = step.get("observation") if isinstance(step.get("observation"), dict) else {}
     for result in observation.get("results") or []:
         content = result.get("content") if isinstance(result, dict) else result

@@ -108,7 +108,7 @@ def test_report_lists_say_what_each_list_means(tmp_path):
         "stats": {"generated": 6, "resolved": 2},  # counts say nothing about one instance
         "resolved": ["a__b-1"], "resolved_per_project": {"a/b": ["a__b-1", "a__b-2"], "c/d": []},
         "generated": ["a__b-1", "a__b-2", "a__b-3", "a__b-4", "a__b-5"], "applied": ["a__b-1", "a__b-2", "a__b-3"],
-        "no_apply": ["a__b-4"], "install_fail": ["a__b-5"], "unresolved_ids": ["a__b-6"], "incomplete_ids": ["a__b-7"], "no_logs": ["a__b-8"],
+        "no_apply": ["a__b-4"], "install_fail": ["a__b-5"], "unresolved_ids": ["a__b-6"], "incomplete_ids": ["a__b-7"], "no_logs": ["a__b-8"], "error_ids": ["a__b-9"], "test_timeout": ["a__b-9"],
         "empty_patch_ids": ["a__b-2"]}))  # a__b-2: resolved per project and an empty patch
     found = load_labels(report)
     got = {i: (lab.resolved, lab.source, lab.problem) for i, lab in found.labels.items()}
@@ -119,6 +119,7 @@ def test_report_lists_say_what_each_list_means(tmp_path):
     assert got["a__b-5"] == (None, "report.json:install_fail", "not_evaluated")
     assert got["a__b-6"] == (False, "report.json:unresolved_ids", None)
     assert got["a__b-7"][2] == got["a__b-8"][2] == "not_evaluated"
+    assert got["a__b-9"] == (None, "report.json: in error_ids and in test_timeout", "label_conflict")
     assert found.label("a__b-99") is None
     assert found.label("a__b-99", "unresolved") == Label(False, "report.json:unlisted")
     assert found.label("a__b-1", "unresolved").resolved is True  # the rule touches unlisted ids only

@@ -18,8 +18,9 @@ A report is a file, or a folder of them (read recursively), of any of these shap
   least one) and no `PASS_TO_PASS` test fails;
 - a **list** (JSON array or JSONL) of `{"instance_id": ..., "resolved": ...}`.
 
-An id in a resolved list and in a not-resolved or never-evaluated one, or two files that disagree, is a
-`label_conflict`: its trajectories are rejected, never guessed.
+An id in two lists that exclude one another (resolved and not resolved, errored and empty patch, ...; the
+synonyms `resolved` / `resolved_ids` / `resolved_per_project` count as one), or two files that disagree, is
+a `label_conflict`: its trajectories are rejected, never guessed.
 
 An instance the report does not mention at all is **unlisted**. What that means is the user's call
 (`--unlisted`): `reject` (the default: no label) or `unresolved` (reports that list resolved ids only,
@@ -164,24 +165,28 @@ def _read_lists(data: dict[str, Any], name: str) -> dict[str, Label]:
     positive = _lists(data, POSITIVE_LISTS)
     per_project = data.get(PER_PROJECT)
     for project in per_project.values() if isinstance(per_project, dict) else []:
-        positive.update((i, PER_PROJECT) for i in _ids(project) or [] if i not in positive)
-    negative, unevaluated = _lists(data, NEGATIVE_LISTS), _lists(data, UNEVALUATED_LISTS)
-    labels = {i: Label(False, f"{name}:{key}, not in resolved") for i, key in _lists(data, EVALUATED_LISTS).items()}
-    labels.update((i, Label(None, f"{name}:{key}", "not_evaluated")) for i, key in unevaluated.items())
-    labels.update((i, Label(False, f"{name}:{key}")) for i, key in negative.items())
-    for instance, key in positive.items():
-        clash = negative.get(instance) or unevaluated.get(instance)
-        labels[instance] = (Label(None, f"{name}: in {key} and in {clash}", "label_conflict") if clash
-                            else Label(True, f"{name}:{key}"))
+        positive.update((i, [PER_PROJECT]) for i in _ids(project) or [] if i not in positive)
+    # the status lists exclude one another (a run resolved, not resolved, errored, ... once): two is a conflict
+    status = _lists(data, NEGATIVE_LISTS + UNEVALUATED_LISTS)
+    labels = {i: Label(False, f"{name}:{keys[0]}, not in resolved") for i, keys in _lists(data, EVALUATED_LISTS).items()}
+    for instance, keys in status.items():
+        labels[instance] = (Label(None, f"{name}:{keys[0]}", "not_evaluated") if keys[0] in UNEVALUATED_LISTS
+                            else Label(False, f"{name}:{keys[0]}"))
+    for instance, keys in positive.items():
+        labels[instance] = Label(True, f"{name}:{keys[0]}")
+    for instance in positive.keys() | status.keys():
+        lists = positive.get(instance, [])[:1] + status.get(instance, [])
+        if len(lists) > 1:
+            labels[instance] = Label(None, f"{name}: in {' and in '.join(lists)}", "label_conflict")
     return labels
 
 
-def _lists(data: dict[str, Any], keys: tuple[str, ...]) -> dict[str, str]:
-    """Instance id → the first of `keys` whose list names it."""
-    found: dict[str, str] = {}
+def _lists(data: dict[str, Any], keys: tuple[str, ...]) -> dict[str, list[str]]:
+    """Instance id → the lists among `keys` that name it, in the order of `keys`."""
+    found: dict[str, list[str]] = {}
     for key in keys:
-        for instance in _ids(data.get(key)) or []:
-            found.setdefault(instance, key)
+        for instance in dict.fromkeys(_ids(data.get(key)) or []):
+            found.setdefault(instance, []).append(key)
     return found
 
 

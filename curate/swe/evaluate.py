@@ -11,7 +11,7 @@ from typing import Any
 import polars as pl
 
 from curate.errors import CurateError, unknown
-from curate.swe.metrics import calibration_bins, expected_calibration_error, rm_at_k, roc_auc
+from curate.swe.metrics import calibration_bins, check_rules, expected_calibration_error, rm_at_k, roc_auc
 from curate.swe.plots import reliability_diagram, rm_curve
 
 
@@ -61,6 +61,7 @@ def evaluate_rm(frame: pl.DataFrame, table: str, out: Path, *, scores: pl.DataFr
                 score_column: str | None = None, label: str = "resolved", group: str = "instance_id",
                 bins: int = 10, equal_mass: bool = False, ties: str = "smaller-id", seed: int = 0,
                 under_k: str = "leave-out") -> RmReport:
+    check_rules(ties, under_k)
     for column in (label, group, "id"):
         if column not in frame.columns:
             raise unknown(f"column of {table!r}", column, frame.columns)

@@ -121,16 +121,20 @@ def id_key(identifier: str) -> tuple:
                  for part in re.split(r"(\d+)", identifier) if part)
 
 
+def check_rules(ties: str, under_k: str) -> None:
+    if ties not in TIES:
+        raise CurateError(f"unknown tie rule {ties!r}", f"--ties one of: {', '.join(TIES)}")
+    if under_k not in UNDER_K:
+        raise CurateError(f"unknown rule {under_k!r} for instances with fewer than k trajectories",
+                          f"--under-k one of: {', '.join(UNDER_K)}")
+
+
 def rm_at_k(groups: dict[str, list[Item]], ks: list[int] | None = None, ties: str = "smaller-id", seed: int = 0,
             under_k: str = "leave-out") -> list[RmAtK]:
     """RM@k for k = 1 … the largest group (or `ks`, none above it), from {instance: [(id, score, resolved)]}."""
+    check_rules(ties, under_k)
     if not groups:
         raise CurateError("no scored trajectories")
-    if ties not in TIES:
-        raise CurateError(f"unknown tie rule {ties!r}", f"one of: {', '.join(TIES)}")
-    if under_k not in UNDER_K:
-        raise CurateError(f"unknown rule {under_k!r} for instances with fewer than k trajectories",
-                          f"one of: {', '.join(UNDER_K)}")
     largest = max(len(g) for g in groups.values())
     results = []
     for k in ks or range(1, largest + 1):

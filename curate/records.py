@@ -78,7 +78,10 @@ class Trajectory(Record):
     patch: str | None = Field(None, description="The final submitted patch.")
     finished: bool = Field(description="Did the run submit a patch.")
     resolved: bool | None = Field(None, description="Did the patch make the FAIL_TO_PASS tests pass.")
-    label_source: str | None = None
+    label_source: str | None = Field(None, description="The rule that gave the label, e.g. report.json:resolved.")
+    leaks_test_results: bool | None = Field(
+        None, description="The trajectory holds test-evaluation outcomes (a validation run leaks its label); "
+                          "None where the format is not checked.")
     n_tokens: int | None = None
 
 

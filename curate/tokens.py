@@ -3,7 +3,11 @@
 - a `tokenizer.json` file, or a folder holding one, loads with the `tokenizers` library (fast, no model code);
 - any other folder or a name loads with `transformers.AutoTokenizer` (a name resolves through the local
   Hugging Face cache, or the Hub where this machine can reach it);
-- `None` or `"estimate"` counts ⌈UTF-8 bytes / 4⌉ per text. That is the usual rule of thumb for English
+- `None` or `"estimate"` counts ⌈UTF-8 bytes / 4⌉ per text.
+
+A chat (`count_chat`) is counted through the tokenizer's chat template when it has one (a transformers
+tokenizer's, or the `chat_template.jinja` / `tokenizer_config.json` beside a `tokenizer.json`), so the role
+markers and special tokens count too; without one, the messages' texts are counted. That is the usual rule of thumb for English
   prose; source code and logs often run 3–3.5 bytes per token, so the estimate can undercount by 15–25 %:
   give a tokenizer when a context budget must hold exactly.
 """
@@ -11,6 +15,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,6 +34,7 @@ class TokenCounter:
 
     name: str
     backend: Any = None  # a `tokenizers.Tokenizer`, a transformers tokenizer, or None for the estimate
+    chat: Any = None  # a transformers tokenizer holding a chat template, when there is one
 
     def count(self, texts: list[str]) -> list[int]:
         if not texts:
@@ -38,6 +44,11 @@ class TokenCounter:
         if hasattr(self.backend, "encode_batch"):
             return [len(e.ids) for e in self.backend.encode_batch(texts, add_special_tokens=False)]
         return [len(ids) for ids in self.backend(texts, add_special_tokens=False)["input_ids"]]
+
+    def count_chat(self, messages: list[dict[str, str]]) -> int:
+        if self.chat is None:
+            return sum(self.count([m["content"] for m in messages]))
+        return self.count([self.chat.apply_chat_template(messages, tokenize=False)])[0]
 
     def cut(self, text: str, keep: int) -> str:
         """`text` with its middle removed so that about `keep` tokens remain (head and tail halves)."""
@@ -82,11 +93,28 @@ def _load(spec: str) -> TokenCounter:
         from tokenizers import Tokenizer
 
         try:
-            return TokenCounter(f"tokenizer:{path.name}", Tokenizer.from_file(str(fast)))
+            backend = Tokenizer.from_file(str(fast))
         except Exception as err:  # the tokenizers library raises plain Exceptions for bad files
             raise CurateError(f"cannot load tokenizer {spec}: {err}",
                               "give a tokenizer.json file or a folder saved with save_pretrained") from None
+        return TokenCounter(f"tokenizer:{path.name}", backend, _chat_beside(fast, backend))
     return _load_transformers(spec, path)
+
+
+def _chat_beside(fast: Path, backend: Any) -> Any:
+    """A chat renderer from the chat template beside a tokenizer.json: `chat_template.jinja`, or the
+    `chat_template` of `tokenizer_config.json` (where transformers saves it)."""
+    jinja, config = fast.parent / "chat_template.jinja", fast.parent / "tokenizer_config.json"
+    try:
+        template = (jinja.read_text() if jinja.is_file() else
+                    json.loads(config.read_text()).get("chat_template") if config.is_file() else None)
+    except (OSError, json.JSONDecodeError):
+        return None
+    if not isinstance(template, str):
+        return None
+    from transformers import PreTrainedTokenizerFast
+
+    return PreTrainedTokenizerFast(tokenizer_object=backend, chat_template=template)
 
 
 def _load_transformers(spec: str, path: Path) -> TokenCounter:
@@ -100,7 +128,8 @@ def _load_transformers(spec: str, path: Path) -> TokenCounter:
                           "give a tokenizer.json, a folder saved with save_pretrained, a name in the local "
                           "Hugging Face cache, or leave it out to use the bytes/4 estimate") from None
     backend = getattr(tokenizer, "backend_tokenizer", None) or tokenizer
-    return TokenCounter(f"tokenizer:{path.name if path.exists() else spec}", backend)
+    chat = tokenizer if getattr(tokenizer, "chat_template", None) else None
+    return TokenCounter(f"tokenizer:{path.name if path.exists() else spec}", backend, chat)
 
 
 def parse_budget(text: str | int | None) -> int | None:

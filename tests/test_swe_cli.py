@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import polars as pl
+import pytest
 from sklearn.metrics import roc_auc_score
 from swe_helpers import ROOT
 
@@ -47,11 +48,18 @@ def test_recipe_builds_a_balanced_split_label_set(cli, tmp_path):
                  workspace=workspace)
     assert result.returncode == 0, result.stderr
     metrics = json.loads((out / "metrics.json").read_text())
-    assert metrics["auc"] == roc_auc_score(scores["resolved"].to_list(), scores["score"].to_list())
+    assert metrics["auc"] == pytest.approx(roc_auc_score(scores["resolved"].to_list(), scores["score"].to_list()))
     assert "AUC" in result.stdout and "RM@k" in result.stdout
     assert metrics["rm_at_k"][0]["k"] == 1 and metrics["n_scored"] == fitted.height
     for name in ("reliability.png", "rm_at_k.png"):
         assert (out / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    result = cli("eval", "rm", "swe_fit", "--scores", str(scores_path), "--out", str(tmp_path / "all"),
+                 "--ties", "expected", "--under-k", "use-all", workspace=workspace)
+    assert result.returncode == 0, result.stderr
+    assert "ties: expected" in result.stdout and "with all they have" in result.stdout
+    metrics = json.loads((tmp_path / "all" / "metrics.json").read_text())
+    assert (metrics["ties"], metrics["under_k"]) == ("expected", "use-all")
+    assert all(p["instances"] == fitted["instance_id"].n_unique() for p in metrics["rm_at_k"])
 
 
 def test_cli_errors_and_unmet_ratio(cli, tmp_path):

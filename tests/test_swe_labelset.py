@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import polars as pl
 import pytest
 from swe_helpers import collect_mini, tiny_tokenizer
@@ -15,6 +17,8 @@ from curate.stages.balance import Balance, BalanceParams
 from curate.stages.format import Format, FormatParams
 from curate.stages.split import Split, SplitParams
 from curate.stages.tokens import Tokens, TokensParams
+from curate.swe.context import count_log
+from curate.swe.prompt import SWE_GYM, YES_NO, render_block
 from curate.tokens import load_counter, parse_budget
 from tests.conftest import put_table
 
@@ -26,7 +30,7 @@ def synthetic(ws, name, groups: dict[tuple[str, str], tuple[int, int]], per_inst
         for label in [True] * pos + [False] * neg:
             rows.append({"id": f"r{n:04d}", "source": source, "meta": None, "instance_id": f"o__r-{n // per_instance}",
                          "repo": "o/r", "policy": policy, "patch": "diff", "finished": True, "resolved": label,
-                         "label_source": "test", "n_tokens": None,
+                         "label_source": "test", "leaks_test_results": None, "n_tokens": None,
                          "messages": [{"role": "user", "content": f"issue {n}"}, {"role": "assistant", "content": "fix"}]})
             n += 1
     table = pl.DataFrame(rows).to_arrow().select(arrow_schema(Trajectory).names).cast(arrow_schema(Trajectory))
@@ -39,10 +43,9 @@ def test_token_counts_match_the_tokenizer_and_budget_truncates_middle_out(ws, tm
     run_stage(ws, Tokens(TokensParams(tokenizer=str(path))), ["mini"], "counted")
     counted = ws.read("counted")
     counter = load_counter(str(path))
-    from curate.swe.prompt import log_blocks
-
     first = counted.row(0, named=True)
-    assert first["n_tokens"] == sum(counter.count(log_blocks(first["messages"], first["patch"])))
+    assert first["n_tokens"] == sum(counter.count([render_block(m["role"], m["content"]) for m in first["messages"]]
+                                                  + [render_block("final patch", first["patch"])]))
     assert counted["fits_context"].all() and not counted["truncated"].any()
     budget = int(counted["n_tokens"].median())
     summary = run_stage(ws, Tokens(TokensParams(tokenizer=str(path), budget=budget, reserve=0)), ["mini"], "cut")
@@ -56,10 +59,36 @@ def test_token_counts_match_the_tokenizer_and_budget_truncates_middle_out(ws, tm
         assert row["messages"][:2] == before[:2]  # system prompt and issue kept
         assert row["messages"][-1] == before[-1] and row["patch"] == original[row["id"]]["patch"]
         assert any("cut to fit the context budget" in m["content"] for m in row["messages"])
-        assert sum(counter.count(log_blocks(row["messages"], row["patch"]))) == row["n_tokens"]
+        assert sum(count_log(counter, YES_NO, row["messages"], row["patch"])) == row["n_tokens"]
     summary = run_stage(ws, Tokens(TokensParams(tokenizer=str(path), budget=budget, reserve=0, over="drop")),
                         ["mini"], "dropped")
     assert summary.kept == int((counted["n_tokens"] <= budget).sum()) and summary.reasons["over_budget"] == summary.filtered
+
+
+def test_whole_chat_count_and_the_swe_gym_drop_rule(ws, tmp_path):
+    """count=chat counts what the reward model reads: template, log and answer, through the chat template."""
+    path = tiny_tokenizer(tmp_path / "tok")
+    chat_template = "{% for m in messages %}<{{ m['role'] }}>{{ m['content'] }}</{{ m['role'] }}>{% endfor %}"
+    (tmp_path / "tok" / "tokenizer_config.json").write_text(json.dumps({"chat_template": chat_template}))
+    collect_mini(ws)
+    swe_gym = {"tokenizer": str(tmp_path / "tok"), "count": "chat", "template": "swe-gym"}
+    run_stage(ws, Tokens(TokensParams(**swe_gym)), ["mini"], "chat")
+    run_stage(ws, Tokens(TokensParams(tokenizer=str(tmp_path / "tok"), template="swe-gym")), ["mini"], "log")
+    counted = ws.read("chat").sort("id")
+    reference = PreTrainedTokenizerFast(tokenizer_file=str(path), chat_template=chat_template)
+    for row in counted.to_dicts():
+        text = reference.apply_chat_template(SWE_GYM.chat(row["messages"], row["patch"], True), tokenize=False)
+        assert row["n_tokens"] == len(reference(text, add_special_tokens=False)["input_ids"])
+    assert (counted["n_tokens"] > ws.read("log").sort("id")["n_tokens"]).all()
+    budget = int(counted["n_tokens"].median())
+    summary = run_stage(ws, Tokens(TokensParams(**swe_gym, budget=budget, over="drop")), ["mini"], "dropped")
+    assert summary.kept == int((counted["n_tokens"] <= budget).sum()) and summary.reasons["over_budget"] == summary.filtered
+    run_stage(ws, Tokens(TokensParams(**swe_gym, budget=budget)), ["mini"], "cut")
+    cut = ws.read("cut")
+    assert (cut["n_tokens"] <= budget).all() and cut["truncated"].sum() == summary.filtered
+    for row in cut.filter(pl.col("truncated")).to_dicts():
+        text = reference.apply_chat_template(SWE_GYM.chat(row["messages"], row["patch"], True), tokenize=False)
+        assert len(reference(text, add_special_tokens=False)["input_ids"]) == row["n_tokens"]
 
 
 def test_tokenizer_folder_saved_with_transformers(tmp_path):

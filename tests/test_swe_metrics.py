@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import math
 
@@ -64,27 +65,56 @@ def test_one_class_and_bad_scores_are_clear_errors():
         roc_auc([True, False], [float("nan"), 0.2])
 
 
-def brute_force_rm(items, k):
-    """Average over every k-subset of the resolved flag of its top pick (ties: smaller id)."""
-    picks = [max(sub, key=lambda t: (t[1], [-ord(c) for c in t[0]]))[2] for sub in itertools.combinations(items, k)]
+def brute_force_rm(items, k, ties="smaller-id", seed=0):
+    """Average over every k-subset of the resolved flag of its top pick, ties broken by enumeration."""
+    picks = []
+    for sub in itertools.combinations(items, k):
+        best = max(t[1] for t in sub)
+        top = [t for t in sub if t[1] == best]
+        if ties == "expected":
+            picks.append(np.mean([t[2] for t in top]))
+        elif ties == "random":
+            picks.append(min(top, key=lambda t: hashlib.sha256(f"{seed}:{t[0]}".encode()).digest())[2])
+        else:
+            as_ids = sorted(top, key=lambda t: int(t[0][1:]))  # ids t<number>: compared by their number
+            picks.append((as_ids[0] if ties == "smaller-id" else as_ids[-1])[2])
     return sum(picks) / len(picks)
 
 
-def test_rm_at_k_matches_enumeration_with_ties():
+@pytest.mark.parametrize("ties", ["smaller-id", "larger-id", "random", "expected"])
+def test_rm_at_k_matches_enumeration_for_every_tie_rule(ties):
     rng = np.random.default_rng(3)
     groups = {}
     for g in range(6):
-        n = int(rng.integers(3, 7))
-        groups[f"inst{g}"] = [(f"t{g}{i}", float(rng.choice([0.2, 0.5, 0.8])), bool(rng.random() < 0.5))
+        n = int(rng.integers(3, 13))  # ids t2 … t12: "t10" sorts before "t9" as text, not as an id
+        groups[f"inst{g}"] = [(f"t{i}", float(rng.choice([0.2, 0.5, 0.8])), bool(rng.random() < 0.5))
                               for i in range(n)]
-    for point in rm_at_k(groups):
+    for point in rm_at_k(groups, ties=ties, seed=5):
         eligible = [items for items in groups.values() if len(items) >= point.k]
-        assert point.instances == len(eligible)
-        assert point.rm == pytest.approx(np.mean([brute_force_rm(items, point.k) for items in eligible]))
+        assert point.instances == len(eligible) and point.under_k == 0
+        assert point.rm == pytest.approx(np.mean([brute_force_rm(items, point.k, ties, 5) for items in eligible]))
         oracle = np.mean([np.mean([any(t[2] for t in sub) for sub in itertools.combinations(items, point.k)])
                           for items in eligible])
         assert point.oracle == pytest.approx(oracle)
         assert point.random == pytest.approx(np.mean([np.mean([t[2] for t in items]) for items in eligible]))
+
+
+def test_tie_rules_ids_as_ids_and_instances_with_fewer_than_k():
+    tied = {"i": [("9", 0.7, True), ("10", 0.7, False)]}
+    assert rm_at_k(tied, [1])[0].rm == 0.5  # k=1: a random one of the two
+    assert rm_at_k(tied, [2], ties="smaller-id")[0].rm == 1.0  # "9" < "10" as ids
+    assert rm_at_k(tied, [2], ties="larger-id")[0].rm == 0.0
+    assert rm_at_k(tied, [2], ties="expected")[0].rm == 0.5
+    shuffled = {"i": list(reversed(tied["i"]))}  # a random order is fixed by the seed, not by the rows' order
+    assert rm_at_k(tied, [2], ties="random", seed=1)[0].rm == rm_at_k(shuffled, [2], ties="random", seed=1)[0].rm
+    assert {rm_at_k(tied, [2], ties="random", seed=s)[0].rm for s in range(20)} == {0.0, 1.0}
+    groups = {"big": [("a", 0.9, False), ("b", 0.1, True), ("c", 0.5, True)], "small": [("d", 0.2, True)]}
+    left_out = rm_at_k(groups, [3])[0]
+    assert (left_out.instances, left_out.under_k, left_out.rm) == (1, 0, 0.0)
+    used = rm_at_k(groups, [3], under_k="use-all")[0]
+    assert (used.instances, used.under_k, used.rm, used.oracle) == (2, 1, 0.5, 1.0)
+    with pytest.raises(CurateError, match="unknown tie rule"):
+        rm_at_k(groups, ties="first")
 
 
 def test_yes_no_score_and_hybrid_reward():
@@ -110,7 +140,7 @@ def test_evaluate_rm_from_a_score_column_and_from_scores(tmp_path):
     report = evaluate_rm(frame, "t", tmp_path / "col", score_column="rm", bins=5)
     assert (report.n_scored, report.n_unscored) == (4, 1)
     assert report.auc == pytest.approx(roc_auc_score([True, False, False, True], [0.9, 0.2, 0.6, 0.4]))
-    assert report.rm_at_k[1] == {"k": 2, "instances": 2, "rm": 0.5, "random": 0.5, "oracle": 1.0}
+    assert report.rm_at_k[1] == {"k": 2, "instances": 2, "under_k": 0, "rm": 0.5, "random": 0.5, "oracle": 1.0}
     scores = pl.DataFrame({"id": ["a", "b", "c", "d", "zz"], "score": [0.9, 0.2, 0.6, 0.4, 0.5]})
     from_file = evaluate_rm(frame, "t", tmp_path / "file", scores=scores)
     assert from_file.auc == report.auc and from_file.n_unknown_scores == 1

@@ -16,12 +16,14 @@ def format_(
     as_: AsOpt,
     style: Annotated[str, typer.Option(help="classification (messages + YES/NO target) or preference "
                                             "(TRL unpaired: prompt, completion, label).")] = "classification",
-    template: Annotated[str, typer.Option(help="swe-gym, or a YAML/JSON file with system and user ({log}).")] = "swe-gym",
+    template: Annotated[str, typer.Option(help="yes-no (curate's: bare YES/NO answer), swe-gym (SWE-Gym's verifier "
+                                               "exactly: <judgement>YES</judgement>), or a YAML/JSON file with "
+                                               "system and user ({log}).")] = "yes-no",
     label: Annotated[str, typer.Option(help="Boolean label column.")] = "resolved",
     force: ForceOpt = False,
     ws: WorkspaceOpt = None,
 ) -> None:
-    """Write [bold]messages[/] (judge prompt + YES/NO answer), [bold]target[/] and [bold]label[/] for
+    """Write [bold]messages[/] (judge prompt + answer), [bold]target[/] and [bold]label[/] for
     generative classification, or [bold]prompt[/] / [bold]completion[/] / [bold]label[/] for TRL's KTO.
     """
     params = FormatParams(style=style, template=template, label=label)

@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from curate.cli.collect import print_notes
 from curate.cli.common import ForceOpt, WorkspaceOpt, console, print_summary, workspace
 from curate.export import ExportResult
 from curate.recipes import finish_recipe, load_recipe, run_recipe
@@ -27,6 +28,7 @@ def run(
     console.print(f"[bold]recipe[/] {loaded.name} ({recipe}, hash {loaded.hash})")
     for summary in run_recipe(loaded, space, force=force):
         print_summary(summary)
+        print_notes(space, summary)
     for written in finish_recipe(loaded, space):
         if isinstance(written, ExportResult):
             console.print(f"[bold green]✓[/] export [bold]{written.table}[/] → {written.out}  {written.rows:,} rows")

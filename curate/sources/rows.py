@@ -58,7 +58,7 @@ def read_rows(unit: Unit, options: dict[str, Any]) -> Iterator[RawRow]:
         if row.raw is None:
             yield row
         elif trajectory:
-            yield finish(lambda r=row.raw: parse_row(r, Path(unit.path).name), row.location, options)
+            yield finish(lambda r=row.raw: parse_row(r, Path(unit.path)), row.location, options)
         else:
             answer = row.raw.get("answer")
             if isinstance(answer, list) and answer and all(isinstance(a, str) for a in answer):

@@ -11,10 +11,15 @@
   `text`), `patch`, and a label (`resolved` or `label`).
 
 A path may be a file or a folder (read recursively for the format's files, 64 files per shard). Options
-(`-o key=value`): `labels` (a report, also `--labels`; see `curate.swe.labels`), `policy` (the model, for
-files that do not name it), `tokenizer` (fill `n_tokens`: a path, a name, or `estimate`). A trajectory with
-no label in its row or the report is rejected (`no_label`), never guessed; unreadable or incomplete files
-are rejected with the reason (`malformed_json`, `missing_field`, `label_conflict`).
+(`-o key=value`): `labels` (a report, also `--labels`; see `curate.swe.labels`), `unlisted` (`reject` or
+`unresolved`: the label of an instance the report does not list, also `--unlisted`), `policy` (the model,
+for files that do not name it), `tokenizer` (fill `n_tokens`: a path, a name, or `estimate`), with
+`template` and `count` (`log` or `chat`) as the `tokens` stage has them. A trajectory with no label in its
+row or the report is rejected (`no_label`), never guessed; unreadable or incomplete files are rejected
+with the reason (`malformed_json`, `missing_field`, `label_conflict`, `not_evaluated`). Each row's
+`label_source` names the rule that labelled it.
+
+Other formats live beside this module: `autocoderover`, `atif` (Harbor), `swe-gym` (SWE-Gym's rows).
 """
 
 from __future__ import annotations
@@ -29,8 +34,9 @@ from curate.errors import CurateError
 from curate.sources import files, register
 from curate.sources.base import RawRow, SourceFormat, rejected
 from curate.stage import Unit
-from curate.swe.context import count_log
-from curate.swe.labels import coerce_label, load_labels
+from curate.swe.context import count
+from curate.swe.labels import UNLISTED_HINT, coerce_label, load_labels, unlisted_rule
+from curate.swe.prompt import DEFAULT_TEMPLATE, load_template
 from curate.tokens import load_counter
 
 FILES_PER_UNIT = 64
@@ -49,6 +55,7 @@ class Broken(Exception):
 # ----- units: files of a folder, in shards ------------------------------------------------------
 def folder_units(*suffixes: str) -> Callable[[Path, str, dict[str, Any]], list[Unit]]:
     def units(path: Path, key: str, options: dict[str, Any]) -> list[Unit]:
+        check_options(options)
         if not path.is_dir():
             return [Unit(key=f"{key}-00000", path=str(path), extra={"files": [""]})]
         found = sorted(str(p.relative_to(path)) for p in path.rglob("*") if p.is_file() and p.name.endswith(suffixes))
@@ -60,7 +67,10 @@ def folder_units(*suffixes: str) -> Callable[[Path, str, dict[str, Any]], list[U
     return units
 
 
-def read_files(parse: Callable[[Any, str], dict[str, Any]]) -> Callable[[Unit, dict[str, Any]], Iterator[RawRow]]:
+Parse = Callable[[Any, Path], dict[str, Any]]  # (the JSON of a file or row, the file it came from) → a row
+
+
+def read_files(parse: Parse) -> Callable[[Unit, dict[str, Any]], Iterator[RawRow]]:
     """A reader for one-trajectory-per-file formats: parse each file's JSON with `parse`."""
     def read(unit: Unit, options: dict[str, Any]) -> Iterator[RawRow]:
         for name in unit.extra.get("files", [""]):
@@ -70,11 +80,11 @@ def read_files(parse: Callable[[Any, str], dict[str, Any]]) -> Callable[[Unit, d
             if failure:
                 yield failure
                 continue
-            yield finish(lambda d=data, n=path.name: parse(d, n), location, options)
+            yield finish(lambda d=data, p=path: parse(d, p), location, options)
     return read
 
 
-def read_rows(parse: Callable[[Any, str], dict[str, Any]]) -> Callable[[Unit, dict[str, Any]], Iterator[RawRow]]:
+def read_rows(parse: Parse) -> Callable[[Unit, dict[str, Any]], Iterator[RawRow]]:
     """A reader for row-per-trajectory files (JSONL or Parquet)."""
     def read(unit: Unit, options: dict[str, Any]) -> Iterator[RawRow]:
         reader = files.read_parquet if unit.path.endswith((".parquet", ".pq")) else files.read_jsonl
@@ -82,11 +92,21 @@ def read_rows(parse: Callable[[Any, str], dict[str, Any]]) -> Callable[[Unit, di
             if item.reject is not None:
                 yield item
             else:
-                yield finish(lambda r=item.raw: parse(r, Path(unit.path).name), item.location, options)
+                yield finish(lambda r=item.raw: parse(r, Path(unit.path)), item.location, options)
     return read
 
 
 # ----- the common tail: label, repo, policy, tokens --------------------------------------------
+def check_options(options: dict[str, Any]) -> None:
+    """Fail before any work on options that cannot work (run in the main process, by `units`)."""
+    unlisted_rule(options)
+    if options.get("labels"):
+        load_labels(str(options["labels"]))
+    if options.get("count") not in (None, "log", "chat"):
+        raise CurateError(f"bad count option {options['count']!r}", "log (the interaction log) or chat (the whole chat)")
+    load_template(str(options.get("template") or DEFAULT_TEMPLATE))
+
+
 def finish(parse: Callable[[], dict[str, Any]], location: str, options: dict[str, Any]) -> RawRow:
     try:
         row = parse()
@@ -98,22 +118,30 @@ def finish(parse: Callable[[], dict[str, Any]], location: str, options: dict[str
     row["repo"] = row.get("repo") or repo_of(row["instance_id"])
     row["policy"] = row.get("policy") or options.get("policy")
     if options.get("tokenizer"):
-        counter = load_counter(str(options["tokenizer"]))
-        row["n_tokens"] = sum(count_log(counter, row["messages"], row.get("patch")))
+        template = load_template(str(options.get("template") or DEFAULT_TEMPLATE))
+        row["n_tokens"] = count(load_counter(str(options["tokenizer"])), template, row["messages"], row.get("patch"),
+                                options.get("count") or "log")
     return RawRow(location=location, raw=row)
 
 
 def _label(row: dict[str, Any], options: dict[str, Any]) -> None:
+    """The report's label wins over the row's own; an instance the report does not list keeps the row's
+    label, or follows the `unlisted` rule."""
+    instance = row["instance_id"]
     if options.get("labels"):
         report = load_labels(str(options["labels"]))
-        found = report.get(row["instance_id"])
-        if found is not None and found.resolved is None:
-            raise Broken("label_conflict", f"reports disagree on {row['instance_id']}: {found.source}")
+        found = report.label(instance)
+        if found is None and row.get("resolved") is None:
+            found = report.label(instance, unlisted_rule(options))
+        if found is not None and found.problem:
+            raise Broken(found.problem, f"{instance}: {found.source}")
         if found is not None:
             row["resolved"], row["label_source"] = found.resolved, found.source
+        elif row.get("resolved") is None:
+            raise Broken("no_label", f"no resolved label for {instance}: not listed in report {report.name}; "
+                                     f"{UNLISTED_HINT} would label it not resolved")
     if row.get("resolved") is None:
-        where = f"report {Path(str(options['labels'])).name}" if options.get("labels") else "the row (no --labels)"
-        raise Broken("no_label", f"no resolved label for {row['instance_id']} in {where}")
+        raise Broken("no_label", f"no resolved label for {instance} in the row, and no --labels report")
 
 
 def repo_of(instance_id: str) -> str | None:
@@ -123,16 +151,39 @@ def repo_of(instance_id: str) -> str | None:
 
 
 def message(item: Any) -> dict[str, str]:
-    """A chat message as role + text (content parts joined; tool calls written out)."""
+    """A chat message as role + text: content parts joined, tool calls written out as SWE-Gym's verifier
+    shows them (`### Tool Call N` then `<function=name>` with one `<parameter=key>` per argument)."""
     if not isinstance(item, dict) or "role" not in item:
         raise Broken("missing_field", "a message without a role")
     content = item.get("content")
     if isinstance(content, list):
         content = "\n".join(str(p.get("text", "")) if isinstance(p, dict) else str(p) for p in content)
     text = "" if content is None else str(content)
-    if item.get("tool_calls"):
-        text = (text + "\n" if text else "") + json.dumps(item["tool_calls"], ensure_ascii=False)
+    calls = item.get("tool_calls") or []
+    if calls:
+        text += "\n" + "\n".join(f"### Tool Call {i}\n{tool_call_text(call)}" for i, call in enumerate(calls))
     return {"role": str(item["role"]), "content": text}
+
+
+def tool_call_text(call: Any) -> str:
+    """One tool call (OpenAI's `function: {name, arguments}` or ATIF's `function_name`, `arguments`)."""
+    if not isinstance(call, dict):
+        return str(call)
+    function = call.get("function") if isinstance(call.get("function"), dict) else {}
+    name = function.get("name") or call.get("function_name") or call.get("name") or "?"
+    arguments = function.get("arguments", call.get("arguments"))
+    if isinstance(arguments, str):
+        try:
+            arguments = json.loads(arguments)
+        except json.JSONDecodeError:
+            return f"<function={name}>\n{arguments}\n</function>"
+    if not isinstance(arguments, dict):
+        return f"<function={name}>\n{json.dumps(arguments, ensure_ascii=False)}\n</function>"
+    text = f"<function={name}>\n"
+    for key, value in arguments.items():  # str(value), as SWE-Gym writes them; only strings span lines
+        multiline = isinstance(value, str) and "\n" in value
+        text += f"<parameter={key}>\n{value}\n</parameter>\n" if multiline else f"<parameter={key}>{value}</parameter>\n"
+    return text + "</function>"
 
 
 def require(data: Any, *path: str) -> Any:
@@ -149,12 +200,12 @@ def instance_from_name(name: str) -> str:
 
 
 # ----- SWE-agent --------------------------------------------------------------------------------
-def parse_swe_agent(data: Any, name: str) -> dict[str, Any]:
+def parse_swe_agent(data: Any, source: Path) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise Broken("missing_field", "a .traj file is a JSON object with trajectory, history and info")
     status = require(data, "info", "exit_status")
-    if "history" in data:
-        messages = [message(m) for m in data["history"]]
+    if "history" in data:  # demonstrations (`is_demo`) are worked examples of other issues: not this run
+        messages = [message(m) for m in data["history"] if not (isinstance(m, dict) and m.get("is_demo"))]
     else:
         steps = require(data, "trajectory")
         messages = []
@@ -163,7 +214,7 @@ def parse_swe_agent(data: Any, name: str) -> dict[str, Any]:
             messages.append({"role": "user", "content": str(step.get("observation", ""))})
     if not messages:
         raise Broken("missing_field", "empty history")
-    return {"instance_id": str(data.get("instance_id") or instance_from_name(name)), "messages": messages,
+    return {"instance_id": str(data.get("instance_id") or instance_from_name(source.name)), "messages": messages,
             "patch": data["info"].get("submission") or None, "finished": str(status).strip().lower() == "submitted",
             "policy": _swe_agent_model(data), "exit_status": str(status)}
 
@@ -180,7 +231,7 @@ def _swe_agent_model(data: dict[str, Any]) -> str | None:
 
 
 # ----- mini-swe-agent ---------------------------------------------------------------------------
-def parse_mini(data: Any, name: str) -> dict[str, Any]:
+def parse_mini(data: Any, source: Path) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise Broken("missing_field", "a mini-swe-agent trajectory is a JSON object with info and messages")
     status = require(data, "info", "exit_status")
@@ -188,13 +239,13 @@ def parse_mini(data: Any, name: str) -> dict[str, Any]:
     if not messages:
         raise Broken("missing_field", "empty messages")
     model = data["info"].get("config", {}).get("model", {}).get("model_name")
-    return {"instance_id": str(data.get("instance_id") or instance_from_name(name)), "messages": messages,
+    return {"instance_id": str(data.get("instance_id") or instance_from_name(source.name)), "messages": messages,
             "patch": data["info"].get("submission") or None, "finished": str(status).strip().lower() == "submitted",
             "policy": model.lstrip("@") if model else None, "exit_status": str(status)}
 
 
 # ----- OpenHands --------------------------------------------------------------------------------
-def parse_openhands(data: Any, name: str) -> dict[str, Any]:
+def parse_openhands(data: Any, source: Path) -> dict[str, Any]:
     """An event list (one file per trajectory) or an evaluation row (`history`, `test_result`, `metadata`)."""
     row = data if isinstance(data, dict) else {"history": data}
     events = require(row, "history")
@@ -210,7 +261,7 @@ def parse_openhands(data: Any, name: str) -> dict[str, Any]:
         finished |= kind == "finish" or event.get("extras", {}).get("agent_state") == "finished"
         if kind not in SKIPPED_EVENTS:
             messages.append(_event_message(event, kind))
-    instance = row.get("instance_id") or instance_from_name(name)
+    instance = row.get("instance_id") or instance_from_name(source.name)
     test_result = row.get("test_result") if isinstance(row.get("test_result"), dict) else {}
     patch = test_result.get("git_patch") or row.get("git_patch") or None
     model = (row.get("metadata") or {}).get("llm_config", {}).get("model")
@@ -234,7 +285,7 @@ def _event_message(event: dict[str, Any], kind: str) -> dict[str, str]:
 
 
 # ----- one row per trajectory -------------------------------------------------------------------
-def parse_row(raw: dict[str, Any], name: str) -> dict[str, Any]:
+def parse_row(raw: dict[str, Any], source: Path) -> dict[str, Any]:
     row = dict(raw)
     if not row.get("instance_id"):
         raise Broken("missing_field", "no instance_id")
@@ -270,6 +321,7 @@ register(SourceFormat("mini-swe-agent", read_files(parse_mini), folder_units(".t
 
 
 def _openhands_units(path: Path, key: str, options: dict[str, Any]) -> list[Unit]:
+    check_options(options)
     if path.is_file() and path.name.endswith(".jsonl"):
         return [Unit(key=u.key, path=u.path, offset=u.offset, length=u.length, extra={**u.extra, "rows": True})
                 for u in files.jsonl_units(path, key, options)]

@@ -1,8 +1,10 @@
 """`format`: trajectories as reward-model training rows, ready for TRL.
 
 - `classification` (generative classification, as SWE-RM): `messages` = the judge prompt (system, user
-  holding the interaction log) and the answer `YES` / `NO` as the assistant turn, for SFT with a
-  next-token loss on the single answer token; also `target` (the answer) and `label` (resolved).
+  holding the interaction log) and the answer as the assistant turn, for SFT with a next-token loss on the
+  answer; also `target` (the answer) and `label` (resolved). The template (`curate.swe.prompt`) decides
+  the layout and the answer: `yes-no` (default) a bare `YES` / `NO`, `swe-gym` SWE-Gym's verifier exactly
+  (`<judgement>YES</judgement>` / `<judgement>NO</judgement>`).
 - `preference` (TRL's unpaired preference format, for KTO): `prompt` = the trajectory up to the issue (its
   opening messages through the first user message), `completion` = the agent's turns after it, `label` =
   resolved (a resolved trajectory is the desirable completion).
@@ -20,15 +22,15 @@ from pydantic import Field
 
 from curate.errors import unknown
 from curate.stage import Outcome, Params, Reject, Stage
-from curate.swe.prompt import NO, YES, judge_messages, load_template, render_log
+from curate.swe.prompt import DEFAULT_TEMPLATE, load_template
 
 MESSAGE = pl.Struct({"role": pl.String, "content": pl.String})
 
 
 class FormatParams(Params):
     style: Literal["classification", "preference"] = "classification"
-    template: str = Field("swe-gym", description="Built-in template name, or a YAML/JSON file with system "
-                                                 "and user (holding {log}).")
+    template: str = Field(DEFAULT_TEMPLATE, description="yes-no (bare YES/NO answer), swe-gym (SWE-Gym's verifier "
+                                                        "exactly), or a YAML/JSON file with system and user ({log}).")
     label: str = Field("resolved", description="Boolean label column.")
 
 
@@ -58,10 +60,8 @@ class Format(Stage):
                 rejects.append(Reject("no_label", f"{self.params.label} is empty", row_id=row["id"]))
                 continue
             if style == "classification":
-                target = YES if resolved else NO
-                prompt = judge_messages(template, render_log(row["messages"], row.get("patch")))
-                rows.append({**row, "messages": [*prompt, {"role": "assistant", "content": target}],
-                             "target": target, "label": bool(resolved)})
+                rows.append({**row, "messages": template.chat(row["messages"], row.get("patch"), bool(resolved)),
+                             "target": template.answer(bool(resolved)), "label": bool(resolved)})
                 continue
             split = _issue_end(row["messages"])
             completion = row["messages"][split:]

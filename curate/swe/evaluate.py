@@ -11,7 +11,7 @@ from typing import Any
 import polars as pl
 
 from curate.errors import CurateError, unknown
-from curate.swe.metrics import calibration_bins, expected_calibration_error, rm_at_k, roc_auc
+from curate.swe.metrics import calibration_bins, check_rules, expected_calibration_error, rm_at_k, roc_auc
 from curate.swe.plots import reliability_diagram, rm_curve
 
 
@@ -25,6 +25,9 @@ class RmReport:
     ece: float
     bins: int
     equal_mass: bool
+    ties: str
+    seed: int
+    under_k: str
     rm_at_k: list[dict[str, Any]]
     calibration: list[dict[str, Any]]
     figures: dict[str, str] = field(default_factory=dict)
@@ -56,7 +59,9 @@ def read_scores(path: Path) -> pl.DataFrame:
 
 def evaluate_rm(frame: pl.DataFrame, table: str, out: Path, *, scores: pl.DataFrame | None = None,
                 score_column: str | None = None, label: str = "resolved", group: str = "instance_id",
-                bins: int = 10, equal_mass: bool = False) -> RmReport:
+                bins: int = 10, equal_mass: bool = False, ties: str = "smaller-id", seed: int = 0,
+                under_k: str = "leave-out") -> RmReport:
+    check_rules(ties, under_k)
     for column in (label, group, "id"):
         if column not in frame.columns:
             raise unknown(f"column of {table!r}", column, frame.columns)
@@ -80,10 +85,10 @@ def evaluate_rm(frame: pl.DataFrame, table: str, out: Path, *, scores: pl.DataFr
     groups: dict[str, list[tuple[str, float, bool]]] = {}
     for row in scored.select("id", group, score_column, label).iter_rows():
         groups.setdefault(str(row[1]), []).append((str(row[0]), float(row[2]), bool(row[3])))
-    curve = rm_at_k(groups)
+    curve = rm_at_k(groups, ties=ties, seed=seed, under_k=under_k)
     out.mkdir(parents=True, exist_ok=True)
     report = RmReport(table, scored.height, frame.height - scored.height, n_unknown, auc, ece, bins, equal_mass,
-                      [asdict(p) for p in curve], [asdict(b) for b in calibration])
+                      ties, seed, under_k, [asdict(p) for p in curve], [asdict(b) for b in calibration])
     report.figures = {
         "reliability": str(reliability_diagram(calibration, ece, out / "reliability.png", table)),
         "rm_at_k": str(rm_curve(curve, out / "rm_at_k.png", table)),

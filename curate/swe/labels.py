@@ -1,16 +1,30 @@
-"""Resolved labels from evaluation reports, by instance id.
+"""Resolved labels from evaluation reports, by instance id, and the rule that gave each one.
 
-A report is any of:
-- a harness summary with id lists: `resolved` / `resolved_ids` → resolved; `unresolved` / `unresolved_ids` /
-  `empty_patch_ids` → not resolved (an empty patch cannot resolve anything); ids in no list get no label;
-- per-instance results: `{instance_id: {"resolved": bool, ...}}` (SWE-bench's report.json), or one
-  instance's result in a file named `<instance_id>.report.json` (or `<instance_id>/report.json`);
-- per-instance test results without a verdict: `tests_status.FAIL_TO_PASS` (and `PASS_TO_PASS`):
-  resolved when every FAIL_TO_PASS test passes (at least one) and no PASS_TO_PASS test fails;
-- a list (JSON array or JSONL) of `{"instance_id": ..., "resolved": ...}`;
-- a folder of such files (read recursively).
+A report is a file, or a folder of them (read recursively), of any of these shapes:
+- **id lists** (SWE-bench harness summaries, AutoCodeRover's `report.json`, classic SWE-agent submissions'
+  `final_report.json`):
+  - `resolved`, `resolved_ids`, and `resolved_per_project` (a dict of such lists) → resolved;
+  - `unresolved`, `unresolved_ids`, `error_ids` (the evaluation errored: the harness counts it as not
+    resolved), `empty_patch_ids` (an empty patch resolves nothing), and AutoCodeRover's `no_generation`,
+    `no_apply`, `test_errored`, `test_timeout` → not resolved;
+  - `completed_ids`, `generated`, `with_logs`, `applied` (runs that were evaluated) → not resolved unless
+    a resolved list names them too;
+  - `incomplete_ids`, `install_fail`, `reset_failed`, `no_logs` (never evaluated) → no label
+    (`not_evaluated`);
+  - anything else (`stats`, counts, `submitted_ids`) says nothing about one instance.
+- **per-instance results**: `{instance_id: {"resolved": bool, ...}}` (SWE-bench's report.json), or one
+  instance's result in `<instance_id>.report.json` (or `<instance_id>/report.json`);
+- per-instance **test results** without a verdict: resolved when every `FAIL_TO_PASS` test passes (at
+  least one) and no `PASS_TO_PASS` test fails;
+- a **list** (JSON array or JSONL) of `{"instance_id": ..., "resolved": ...}`.
 
-An instance two files disagree on is marked conflicting: its trajectories are rejected, never guessed.
+An id in two lists that exclude one another (resolved and not resolved, errored and empty patch, ...; the
+synonyms `resolved` / `resolved_ids` / `resolved_per_project` count as one), or two files that disagree, is
+a `label_conflict`: its trajectories are rejected, never guessed.
+
+An instance the report does not mention at all is **unlisted**. What that means is the user's call
+(`--unlisted`): `reject` (the default: no label) or `unresolved` (reports that list resolved ids only,
+such as older SWE-bench submissions: "not listed" means "not resolved").
 """
 
 from __future__ import annotations
@@ -25,18 +39,46 @@ from curate.errors import CurateError
 TRUE_WORDS = {"true", "yes", "1", "resolved", "pass", "passed"}
 FALSE_WORDS = {"false", "no", "0", "unresolved", "fail", "failed"}
 POSITIVE_LISTS = ("resolved", "resolved_ids")
-NEGATIVE_LISTS = ("unresolved", "unresolved_ids", "empty_patch_ids")
+NEGATIVE_LISTS = ("unresolved", "unresolved_ids", "error_ids", "empty_patch_ids", "no_generation", "no_apply",
+                  "test_errored", "test_timeout")
+EVALUATED_LISTS = ("completed_ids", "generated", "with_logs", "applied")
+UNEVALUATED_LISTS = ("incomplete_ids", "install_fail", "reset_failed", "no_logs")
+PER_PROJECT = "resolved_per_project"
+UNLISTED_RULES = ("reject", "unresolved")
+UNLISTED_HINT = "--unlisted unresolved"  # named in no_label messages; `curate.swe.notes` counts them
 
 
 @dataclass(frozen=True)
 class Label:
-    resolved: bool | None  # None: reports disagree
-    source: str
+    resolved: bool | None
+    source: str  # the rule that gave it: "file:list", "file:FAIL_TO_PASS", "file:unlisted", ...
+    problem: str | None = None  # "label_conflict" or "not_evaluated": the trajectory is rejected with it
+
+
+@dataclass(frozen=True)
+class Report:
+    name: str
+    labels: dict[str, Label]
+
+    def label(self, instance: str, unlisted: str = "reject") -> Label | None:
+        """The instance's label; an unlisted one is not resolved under `unlisted="unresolved"`."""
+        found = self.labels.get(instance)
+        if found is None and unlisted == "unresolved":
+            return Label(False, f"{self.name}:unlisted")
+        return found
 
 
 # per process, by path and modification time (of the file, or of the folder: files edited in place inside
 # a folder are seen by the next command, which runs in a fresh process)
-_CACHE: dict[tuple[str, int], dict[str, Label]] = {}
+_CACHE: dict[tuple[str, int], Report] = {}
+
+
+def unlisted_rule(options: dict[str, Any]) -> str:
+    rule = str(options.get("unlisted") or "reject")
+    if rule not in UNLISTED_RULES:
+        raise CurateError(f"bad --unlisted {rule!r}",
+                          "unresolved (an instance the report does not list was not resolved) or reject")
+    return rule
 
 
 def coerce_label(value: Any) -> bool | None:
@@ -54,7 +96,7 @@ def coerce_label(value: Any) -> bool | None:
     return None
 
 
-def load_labels(path: str | Path) -> dict[str, Label]:
+def load_labels(path: str | Path) -> Report:
     """Labels by instance id from a report file or folder (read once per process)."""
     path = Path(path)
     if not path.exists():
@@ -65,12 +107,18 @@ def load_labels(path: str | Path) -> dict[str, Label]:
         labels: dict[str, Label] = {}
         for file in files:
             for instance, label in _read(file).items():
-                old = labels.get(instance)
-                if old is not None and old.resolved != label.resolved:
-                    label = Label(None, f"conflict: {old.source} vs {label.source}")
-                labels[instance] = label
-        _CACHE[key] = labels
+                labels[instance] = _merge(labels.get(instance), label)
+        _CACHE[key] = Report(path.name, labels)
     return _CACHE[key]
+
+
+def _merge(old: Label | None, new: Label) -> Label:
+    """Two files on one instance: a verdict beats "not evaluated"; two different verdicts conflict."""
+    if old is None or old.problem == "not_evaluated":
+        return new
+    if new.problem == "not_evaluated" or (old.problem is None and new.problem is None and old.resolved == new.resolved):
+        return old
+    return Label(None, f"{old.source} vs {new.source}", "label_conflict")
 
 
 def _read(file: Path) -> dict[str, Label]:
@@ -90,10 +138,9 @@ def _read(file: Path) -> dict[str, Label]:
                 for r in data if isinstance(r, dict) and "instance_id" in r and coerce_label(r.get("resolved")) is not None}
     if not isinstance(data, dict):
         return {}
-    if any(isinstance(data.get(k), list) for k in POSITIVE_LISTS + NEGATIVE_LISTS):
-        labels = {str(i): Label(False, f"{name}:{k}") for k in NEGATIVE_LISTS for i in data.get(k) or []}
-        labels.update({str(i): Label(True, f"{name}:{k}") for k in POSITIVE_LISTS for i in data.get(k) or []})
-        return labels
+    if any(_ids(data.get(k)) is not None for k in (*POSITIVE_LISTS, *NEGATIVE_LISTS, *EVALUATED_LISTS,
+                                                   *UNEVALUATED_LISTS, PER_PROJECT)):
+        return _read_lists(data, name)
     single = _verdict(data)
     if single is not None:  # one instance's result: the id is in the file (or folder) name
         instance = data.get("instance_id") or (file.parent.name if name == "report.json" else
@@ -105,6 +152,42 @@ def _read(file: Path) -> dict[str, Label]:
         if verdict is not None:
             labels[str(instance)] = Label(verdict[0], f"{name}:{verdict[1]}")
     return labels
+
+
+def _ids(value: Any) -> list[str] | None:
+    """A list of instance ids, or None when the value is something else (a count, a dict)."""
+    if isinstance(value, list) and all(isinstance(v, str | int) for v in value):
+        return [str(v) for v in value]
+    return None
+
+
+def _read_lists(data: dict[str, Any], name: str) -> dict[str, Label]:
+    positive = _lists(data, POSITIVE_LISTS)
+    per_project = data.get(PER_PROJECT)
+    for project in per_project.values() if isinstance(per_project, dict) else []:
+        positive.update((i, [PER_PROJECT]) for i in _ids(project) or [] if i not in positive)
+    # the status lists exclude one another (a run resolved, not resolved, errored, ... once): two is a conflict
+    status = _lists(data, NEGATIVE_LISTS + UNEVALUATED_LISTS)
+    labels = {i: Label(False, f"{name}:{keys[0]}, not in resolved") for i, keys in _lists(data, EVALUATED_LISTS).items()}
+    for instance, keys in status.items():
+        labels[instance] = (Label(None, f"{name}:{keys[0]}", "not_evaluated") if keys[0] in UNEVALUATED_LISTS
+                            else Label(False, f"{name}:{keys[0]}"))
+    for instance, keys in positive.items():
+        labels[instance] = Label(True, f"{name}:{keys[0]}")
+    for instance in positive.keys() | status.keys():
+        lists = positive.get(instance, [])[:1] + status.get(instance, [])
+        if len(lists) > 1:
+            labels[instance] = Label(None, f"{name}: in {' and in '.join(lists)}", "label_conflict")
+    return labels
+
+
+def _lists(data: dict[str, Any], keys: tuple[str, ...]) -> dict[str, list[str]]:
+    """Instance id → the lists among `keys` that name it, in the order of `keys`."""
+    found: dict[str, list[str]] = {}
+    for key in keys:
+        for instance in dict.fromkeys(_ids(data.get(key)) or []):
+            found.setdefault(instance, []).append(key)
+    return found
 
 
 def _verdict(result: dict[str, Any]) -> tuple[bool, str] | None:

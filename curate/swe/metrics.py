@@ -5,16 +5,27 @@ same figures).
   ties counting one half (as scikit-learn's `roc_auc_score`).
 - ECE = Σ_bins |bin| / n · |resolve rate in bin − mean score in bin|, over equal-width bins on [0, 1]
   (the last bin includes 1.0), or equal-mass bins (scores sorted, cut into bins of equal count).
-- RM@k, per instance with n ≥ k trajectories: the expected resolve rate of the top-scored of k trajectories
-  drawn without replacement from its n, averaged over instances. Trajectories are ranked by score, ties by
-  id (the smaller id ranks higher: the fixed tie rule); the one at rank j (0-based) is the top of a random
-  k-subset with probability C(n−1−j, k−1) / C(n, k). The reference lines: random pick = the mean resolve
-  rate of the instance's trajectories (any k), oracle = 1 − C(negatives, k) / C(n, k) (some pick resolves).
+- RM@k, per instance: the expected resolve rate of the top-scored of k trajectories drawn without
+  replacement from its n, averaged over instances. The trajectory at rank j (0-based) is the top of a
+  random k-subset with probability C(n−1−j, k−1) / C(n, k). Ties in score are broken by `ties`:
+  `smaller-id` (the default: the smaller id ranks higher), `larger-id`, `random` (a fixed random order
+  from `seed`, the same whatever the row order), or `expected` (no order: the pick is uniform among the
+  tied top, so a score level whose items are the top of the subset contributes its resolve rate, with
+  probability [C(n−a, k) − C(n−a−g, k)] / C(n, k) for g tied items with a items above them). Ids compare
+  as ids: runs of digits by their value ("9" before "10"), the rest as text.
+  An instance with fewer than k trajectories is left out of RM@k (`under_k="leave-out"`, the default) or
+  counted with all it has (`under_k="use-all"`: its pick is the top of all n); each point says how many
+  instances it covers and how many of them had fewer than k.
+  The reference lines: random pick = the mean resolve rate of the instance's trajectories (any k),
+  oracle = 1 − C(negatives, k) / C(n, k) (some pick resolves).
 """
 
 from __future__ import annotations
 
+import hashlib
+import re
 from dataclasses import dataclass
+from itertools import groupby
 from math import comb
 
 import numpy as np
@@ -89,31 +100,76 @@ def expected_calibration_error(labels, scores, n_bins: int = 10, equal_mass: boo
     return float(sum(b.count / total * abs(b.resolve_rate - b.mean_score) for b in bins if b.count))
 
 
+TIES = ("smaller-id", "larger-id", "random", "expected")
+UNDER_K = ("leave-out", "use-all")
+Item = tuple[str, float, bool]  # (id, score, resolved)
+
+
 @dataclass
 class RmAtK:
     k: int
-    instances: int
+    instances: int  # instances counted at this k
+    under_k: int  # of them, instances with fewer than k trajectories (counted with all they have)
     rm: float
     random: float
     oracle: float
 
 
-def rm_at_k(groups: dict[str, list[tuple[str, float, bool]]], ks: list[int] | None = None) -> list[RmAtK]:
-    """RM@k for k = 1 … the largest group, from {instance: [(id, score, resolved), ...]}."""
+def id_key(identifier: str) -> tuple:
+    """Ids as ids: digit runs compare by value, so "9" < "10" and "t2" < "t10"."""
+    return tuple((0, int(part), "") if part.isdigit() else (1, 0, part)
+                 for part in re.split(r"(\d+)", identifier) if part)
+
+
+def check_rules(ties: str, under_k: str) -> None:
+    if ties not in TIES:
+        raise CurateError(f"unknown tie rule {ties!r}", f"--ties one of: {', '.join(TIES)}")
+    if under_k not in UNDER_K:
+        raise CurateError(f"unknown rule {under_k!r} for instances with fewer than k trajectories",
+                          f"--under-k one of: {', '.join(UNDER_K)}")
+
+
+def rm_at_k(groups: dict[str, list[Item]], ks: list[int] | None = None, ties: str = "smaller-id", seed: int = 0,
+            under_k: str = "leave-out") -> list[RmAtK]:
+    """RM@k for k = 1 … the largest group (or `ks`, none above it), from {instance: [(id, score, resolved)]}."""
+    check_rules(ties, under_k)
     if not groups:
         raise CurateError("no scored trajectories")
     largest = max(len(g) for g in groups.values())
     results = []
     for k in ks or range(1, largest + 1):
-        picks, randoms, oracles = [], [], []
+        picks, randoms, oracles, short = [], [], [], 0
         for items in groups.values():
             n = len(items)
-            if n < k:
+            if n < k and under_k == "leave-out":
                 continue
-            ranked = sorted(items, key=lambda t: (-t[1], t[0]))
-            total = comb(n, k)
-            picks.append(sum(comb(n - 1 - j, k - 1) for j, t in enumerate(ranked) if t[2]) / total)
+            short += n < k
+            drawn = min(k, n)
+            picks.append(_pick_rate(items, drawn, ties, seed))
             randoms.append(sum(t[2] for t in items) / n)
-            oracles.append(1 - comb(sum(not t[2] for t in items), k) / total)
-        results.append(RmAtK(k, len(picks), float(np.mean(picks)), float(np.mean(randoms)), float(np.mean(oracles))))
+            oracles.append(1 - comb(sum(not t[2] for t in items), drawn) / comb(n, drawn))
+        results.append(RmAtK(k, len(picks), short, float(np.mean(picks)), float(np.mean(randoms)),
+                             float(np.mean(oracles))))
     return results
+
+
+def _pick_rate(items: list[Item], k: int, ties: str, seed: int) -> float:
+    """The expected resolved flag of the top-scored trajectory of a random k-subset of `items`."""
+    n, total = len(items), comb(len(items), k)
+    if ties == "expected":
+        rate, above = 0.0, 0
+        for _, level in groupby(sorted(items, key=lambda t: -t[1]), key=lambda t: t[1]):
+            tied = list(level)
+            g = len(tied)
+            rate += (comb(n - above, k) - comb(n - above - g, k)) / total * sum(t[2] for t in tied) / g
+            above += g
+        return rate
+    return sum(comb(n - 1 - j, k - 1) for j, t in enumerate(_ranked(items, ties, seed)) if t[2]) / total
+
+
+def _ranked(items: list[Item], ties: str, seed: int) -> list[Item]:
+    """Highest score first; ties in the order `ties` names (sorting by it first, then stably by score)."""
+    if ties == "random":  # a hash of (seed, id): the same order whatever the rows' order or the subset
+        return sorted(sorted(items, key=lambda t: hashlib.sha256(f"{seed}:{t[0]}".encode()).digest()),
+                      key=lambda t: -t[1])
+    return sorted(sorted(items, key=lambda t: id_key(t[0]), reverse=ties == "larger-id"), key=lambda t: -t[1])

@@ -9,7 +9,7 @@ depends on them:
   an unknown model is a 404 when `models` are given; a wrong key a 401 when `api_key` is given.
 - `POST /v1/embeddings`, `GET /v1/models`.
 - The Batch API: `POST /v1/files` (multipart upload), `GET /v1/files/{id}/content`, `POST /v1/batches`,
-  `GET /v1/batches/{id}`. A batch finishes on its `batch_polls`-th retrieval; `batch_plan(custom_id, body)`
+  `GET /v1/batches/{id}`, `GET /v1/batches`. A batch finishes on its `batch_polls`-th retrieval; `batch_plan(custom_id, body)`
   makes a request `"fail"` (a 500 line in the error file) or `"expire"` (the batch ends `expired`, the
   request in the error file as `batch_expired`).
 - `GET /_stats`: the counts as JSON, for a server in another process.
@@ -216,6 +216,9 @@ class LLMServer:
             return (200, {}, found) if found is not None else (404, {}, _error("no such file", "not_found"))
         if path.endswith("/batches") and method == "POST":
             return self._create_batch(json.loads(raw or b"{}"))
+        if path.endswith("/batches") and method == "GET":
+            listing = [_public(b) for b in reversed(self.batches.values())]
+            return 200, {}, json.dumps({"object": "list", "data": listing, "has_more": False}).encode()
         if "/batches/" in path and method == "GET":
             return self._retrieve_batch(path.split("/batches/")[1].split("/")[0])
         if method != "POST" or not path.endswith(("/chat/completions", "/embeddings")):

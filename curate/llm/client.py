@@ -108,6 +108,14 @@ def prompt_hash(messages: Sequence[dict[str, Any]]) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
+def request_key(model: str, request: Request, sampling: dict[str, Any]) -> str:
+    """The cache key of a request: what makes its answer (never where it is sent, nor the key)."""
+    params = {"model": model, **sampling, **request.params}
+    if request.sample is not None:
+        params["sample"] = request.sample
+    return cache_key(request.judge, prompt_hash(request.messages), request.image_hashes, params)
+
+
 def estimate_tokens(messages: Sequence[dict[str, Any]], max_tokens: int | None) -> int:
     """A request's tokens before it is sent, for tokens-per-minute limits: ~4 characters a token, an
     image ~1,000, plus the completion it may write."""
@@ -227,10 +235,13 @@ class LLMClient:
 
     # ----- one request -------------------------------------------------------------------------------
     def key(self, request: Request) -> str:
-        params = {"model": self.config.model, **self.config.sampling(), **request.params}
-        if request.sample is not None:
-            params["sample"] = request.sample
-        return cache_key(request.judge, prompt_hash(request.messages), request.image_hashes, params)
+        return request_key(self.config.model, request, self.config.sampling())
+
+    def body(self, request: Request) -> dict[str, Any]:
+        """The chat request as sent (for the Batch API's input file)."""
+        params = {**self.config.sampling(), **request.params}
+        return {"model": self.config.model, "messages": request.messages,
+                **{k: v for k, v in params.items() if v is not None}}
 
     async def complete(self, request: Request) -> Result:
         key = self.key(request)
@@ -260,13 +271,12 @@ class LLMClient:
             del self._in_flight[key]
 
     async def _ask(self, request: Request, key: str) -> Result:
-        params = {**self.config.sampling(), **request.params}
         result = Result()
-        messages = list(request.messages)
+        body = self.body(request)
+        messages = body.pop("messages")
         for _ in range(self.config.parse_retries + 1):
             try:
-                completion = await self._send(result, model=self.config.model, messages=messages,
-                                              **{k: v for k, v in params.items() if v is not None})
+                completion = await self._send(result, messages=messages, **body)
             except BudgetExhausted as err:
                 result.error, result.stopped = str(err), True
                 break

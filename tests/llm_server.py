@@ -18,7 +18,8 @@ Faults are injected at random (`fail_rate` over `faults`) or by plan (`plan(seen
 name for the `seen`-th request of a prompt): latency, 429 with `Retry-After`, 500, timeouts (it holds the
 connection past the client's limit), malformed bodies, `refuse`, `content_filter`, `bad_content`, `401`.
 It counts what it served in `counts` and, per question (model, messages, seed), the answers it delivered in
-`answered`: tests read paid-twice straight from it. Runs asyncio in a background thread:
+`answered` (an answer whose client hung up before it was ready counts as `abandoned` instead: it was in
+flight when the client died): tests read paid-twice straight from it. Runs asyncio in a background thread:
 
     with LLMServer(latency=0.1, fail_rate=0.1) as server:
         LLMConfig(model="m", base_url=server.url) ...
@@ -34,6 +35,7 @@ import json
 import math
 import random
 import threading
+import time
 from collections import Counter
 from collections.abc import Callable
 from typing import Any
@@ -113,6 +115,7 @@ class LLMServer:
         self.batch_plan = batch_plan
         self.counts: Counter[str] = Counter()
         self.answered: Counter[str] = Counter()  # answers delivered per question_key
+        self.window: list[float] = []  # monotonic times of the first request and of the last answer
         self.bodies: list[dict[str, Any]] = []  # the request bodies, in arrival order
         self.seen: Counter[str] = Counter()
         self.files: dict[str, bytes] = {}
@@ -169,8 +172,9 @@ class LLMServer:
 
     def stats(self) -> dict[str, Any]:
         with self._lock:
-            return {"counts": dict(self.counts), "in_flight": self.in_flight,
-                    "repeated": sum(n - 1 for n in self.answered.values() if n > 1)}
+            return {"counts": dict(self.counts), "in_flight": self.in_flight, "questions": len(self.answered),
+                    "repeated": sum(n - 1 for n in self.answered.values() if n > 1),
+                    "seconds": self.window[-1] - self.window[0] if len(self.window) > 1 else 0.0}
 
     # ----- HTTP -------------------------------------------------------------------------------------------
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -186,6 +190,14 @@ class LLMServer:
                 if status == 0:  # a timeout: hold the connection past the client's limit, then drop it
                     await asyncio.sleep(self.hang_s)
                     break
+                if "question" in extra:  # an answer: delivered, or abandoned by a client that is gone
+                    question = extra.pop("question")
+                    with self._lock:
+                        if reader.at_eof():
+                            self.counts["abandoned"] += 1
+                        else:
+                            self.answered[question] += 1
+                            self.window[1:] = [time.monotonic()]
                 kind = "application/jsonl" if path.endswith("/content") else "application/json"
                 head_lines = [f"HTTP/1.1 {status} {'OK' if status == 200 else 'ERR'}",
                               f"content-type: {kind}", f"content-length: {len(payload)}",
@@ -225,17 +237,17 @@ class LLMServer:
             return 404, {}, _error("not found", "not_found")
         return await self._answer(json.loads(raw or b"{}"), embeddings=path.endswith("/embeddings"))
 
-    async def _answer(self, body: dict[str, Any], embeddings: bool = False,
-                      batch: bool = False) -> tuple[int, dict[str, str], bytes]:
+    async def _answer(self, body: dict[str, Any], embeddings: bool = False) -> tuple[int, dict[str, str], bytes]:
         with self._lock:
             self.counts["requests"] += 1
-            self.counts["batch_requests" if batch else "embeddings" if embeddings else "chat"] += 1
+            self.counts["embeddings" if embeddings else "chat"] += 1
+            self.window = self.window or [time.monotonic()]
             self.bodies.append(body)
             key = hashlib.sha256(json.dumps(body.get("messages") or body.get("input"), sort_keys=True).encode()).hexdigest()
             seen = self.seen[key]
             self.seen[key] += 1
             fault = self.plan(seen, body) if self.plan else None
-            if fault is None and self.fail_rate and not batch and self._random.random() < self.fail_rate:
+            if fault is None and self.fail_rate and self._random.random() < self.fail_rate:
                 fault = self._random.choice(self.faults)
             if self.models is not None and body.get("model") not in self.models:
                 fault = "unknown_model"
@@ -243,7 +255,7 @@ class LLMServer:
             self.in_flight += 1
             self.max_in_flight = max(self.max_in_flight, self.in_flight)
         try:
-            if self.latency and not batch:
+            if self.latency:
                 await asyncio.sleep(self.latency)
             if fault == "429":
                 return 429, {"retry-after": f"{self.retry_after:g}"}, _error("rate limited", "rate_limit_exceeded")
@@ -261,9 +273,7 @@ class LLMServer:
                 payload = self._embeddings(body)
             else:
                 payload = self._completion(body, self._respond(body, fault))
-            with self._lock:
-                self.answered[question_key(body)] += 1
-            return 200, {}, payload
+            return 200, {"question": question_key(body)}, payload
         finally:
             with self._lock:
                 self.in_flight -= 1

@@ -285,12 +285,14 @@ class LLMClient:
             except Exception as err:  # noqa: BLE001 - any other failure is this row's reason, not a crash
                 result.error = self._describe(err)
                 break
-            prompt, completion_tokens, cost = await self._count_tokens(result, completion)
+            prompt, completion_tokens, cost = self._count_tokens(result, completion)
+            writes = [self.ledger.record(prompt, completion_tokens, cost)]
             answer = answer_of(completion)
             result.text = answer.text
             try:
                 result.value = request.parse(answer.text) if request.parse else answer.text
             except ParseError as err:
+                await writes[0]
                 result.error = f"unparseable answer: {err}"
                 messages = [*messages, {"role": "assistant", "content": answer.text},
                             {"role": "user", "content": f"Your answer could not be read ({err}). "
@@ -299,8 +301,9 @@ class LLMClient:
             result.error = None
             result.answer = CachedAnswer(answer.text, prompt, completion_tokens, answer.finish_reason,
                                          answer.refusal, answer.top_logprobs, cost)
-            if self.cache is not None:  # on disk before the answer counts as received
-                await self.cache.put_async(key, request.judge, self.config.model, result.answer)
+            if self.cache is not None:  # on disk (with what it cost) before the answer counts as received
+                writes.append(self.cache.put_async(key, request.judge, self.config.model, result.answer))
+            await asyncio.gather(*writes)  # both files synced in the same group
             break
         if result.error:
             self.usage.failed += 1
@@ -327,10 +330,12 @@ class LLMClient:
             result.error = self._describe(err)
         else:
             result.value = list(response.data[0].embedding)
-            prompt, _, cost = await self._count_tokens(result, response)
+            prompt, _, cost = self._count_tokens(result, response)
+            writes = [self.ledger.record(prompt, 0, cost)]
             if self.cache is not None:
-                await self.cache.put_async(key, judge, self.config.model,
-                                           CachedAnswer(json.dumps(result.value), prompt, 0, cost_usd=cost))
+                writes.append(self.cache.put_async(key, judge, self.config.model,
+                                                   CachedAnswer(json.dumps(result.value), prompt, 0, cost_usd=cost)))
+            await asyncio.gather(*writes)
         if result.error:
             self.usage.failed += 1
         return result
@@ -369,7 +374,7 @@ class LLMClient:
                 await asyncio.sleep(wait)
         raise AssertionError("unreachable")
 
-    async def _count_tokens(self, result: Result, response: Any) -> tuple[int, int, float]:
+    def _count_tokens(self, result: Result, response: Any) -> tuple[int, int, float]:
         usage = getattr(response, "usage", None)
         prompt = int(getattr(usage, "prompt_tokens", 0) or 0)
         completion = int(getattr(usage, "completion_tokens", 0) or 0)
@@ -380,7 +385,6 @@ class LLMClient:
         self.usage.prompt_tokens += prompt
         self.usage.completion_tokens += completion
         self.usage.cost_usd += cost
-        await self.ledger.record(prompt, completion, cost)
         return prompt, completion, cost
 
     def _misconfigured(self, err: BaseException) -> CurateError:

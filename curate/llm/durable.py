@@ -6,7 +6,8 @@ middle of one leaves a last line without its newline, which readers skip (a torn
 exactly the records whose append returned, plus perhaps some that were still being synced.
 
 `append_async` commits in groups: the records appended while a sync is running go to disk together with
-one fsync, and each caller resumes only once its own record is durable.
+one fsync (in a thread, so the event loop goes on), and each caller resumes only once its own record is
+durable.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import threading
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -26,8 +28,10 @@ class SegmentLog:
         self.prefix = prefix
         self._handle: Any = None
         self._pid = 0
-        self._pending: list[tuple[str, asyncio.Future[None]]] = []
+        self._pending: list[tuple[bytes, asyncio.Future[None]]] = []
         self._flushing = False
+        self._flusher: asyncio.Task[None] | None = None  # held: a task nobody references may be collected
+        self._lock = threading.Lock()
 
     # ----- writing ------------------------------------------------------------------------------------
     def append(self, key: str, record: dict[str, Any]) -> tuple[Path, int]:
@@ -35,38 +39,45 @@ class SegmentLog:
         return self._write([_line(key, record)])[0]
 
     async def append_async(self, key: str, record: dict[str, Any]) -> None:
-        """Like `append`, but concurrent callers share one fsync; returns once the record is durable."""
-        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        """Like `append`, but concurrent callers share one fsync, run off the event loop (which goes on
+        receiving answers meanwhile); returns once the record is durable."""
+        loop = asyncio.get_running_loop()
+        done: asyncio.Future[None] = loop.create_future()
         self._pending.append((_line(key, record), done))
         if not self._flushing:
             self._flushing = True
-            asyncio.get_running_loop().call_soon(self._flush_pending)
+            self._flusher = loop.create_task(self._flush_pending())
         await done
 
-    def _flush_pending(self) -> None:
-        batch, self._pending = self._pending, []
-        self._flushing = False
+    async def _flush_pending(self) -> None:
+        loop = asyncio.get_running_loop()
         try:
-            self._write([line for line, _ in batch])
-        except OSError as err:  # a full disk: every waiter learns it, none counts its answer as kept
-            for _, done in batch:
-                if not done.done():
-                    done.set_exception(err)
-            return
-        for _, done in batch:
-            if not done.done():
-                done.set_result(None)
+            while self._pending:  # what arrived during a sync goes in the next one
+                batch, self._pending = self._pending, []
+                try:
+                    await loop.run_in_executor(None, self._write, [line for line, _ in batch])
+                except OSError as err:  # a full disk: every waiter learns it, none counts its answer as kept
+                    for _, done in batch:
+                        if not done.done():
+                            done.set_exception(err)
+                    continue
+                for _, done in batch:
+                    if not done.done():
+                        done.set_result(None)
+        finally:
+            self._flushing = False
 
     def _write(self, lines: list[bytes]) -> list[tuple[Path, int]]:
-        handle = self._open()
-        offsets, position = [], handle.tell()
-        for line in lines:
-            offsets.append((Path(handle.name), position))
-            position += len(line)
-        handle.write(b"".join(lines))
-        handle.flush()
-        os.fsync(handle.fileno())
-        return offsets
+        with self._lock:  # a sync append and a group commit's thread never interleave
+            handle = self._open()
+            offsets, position = [], handle.tell()
+            for line in lines:
+                offsets.append((Path(handle.name), position))
+                position += len(line)
+            handle.write(b"".join(lines))
+            handle.flush()
+            os.fsync(handle.fileno())
+            return offsets
 
     def _open(self) -> Any:
         if self._handle is None or self._pid != os.getpid():  # a forked child writes its own segment

@@ -52,6 +52,9 @@ class Bucket:
 
 
 class Throttle:
+    """Slots handed out first come, first served (a waiter is woken only when there is room for it, so
+    thousands of queued requests cost nothing while they wait), then paced by the per-minute buckets."""
+
     def __init__(self, concurrency: int, rpm: float | None = None, tpm: float | None = None):
         self.max = concurrency
         self.limit = concurrency
@@ -60,38 +63,51 @@ class Throttle:
         self.tokens = Bucket(tpm) if tpm else None
         self._recent: deque[bool] = deque(maxlen=max(20, 2 * concurrency))
         self._paused_until = 0.0
-        self._changed = asyncio.Event()
+        self._waiting: deque[asyncio.Future[None]] = deque()
 
     @asynccontextmanager
     async def slot(self, tokens: int) -> AsyncIterator[None]:
         """Hold one of the `limit` slots, once the buckets allow a request of about `tokens` tokens."""
-        await self._acquire(tokens)
+        await self._enter()
         try:
+            await self._pace(tokens)
             yield
         finally:
             self.active -= 1
-            self._wake()
+            self._admit()
 
-    async def _acquire(self, tokens: int) -> None:
-        while True:
-            wait = max(self._paused_until - time.monotonic(),
-                       self.requests.wait_for(1) if self.requests else 0.0,
-                       self.tokens.wait_for(tokens) if self.tokens else 0.0)
-            if self.active < self.limit and wait <= 0:
-                break
-            self._changed.clear()
-            try:
-                await asyncio.wait_for(self._changed.wait(), timeout=wait if wait > 0 else None)
-            except TimeoutError:
-                pass
-        self.active += 1
+    async def _enter(self) -> None:
+        if self.active < self.limit and not self._waiting:
+            self.active += 1
+            return
+        turn: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._waiting.append(turn)
+        try:
+            await turn  # `_admit` counted this request in before waking it
+        except asyncio.CancelledError:
+            if turn.done() and not turn.cancelled():
+                self.active -= 1
+                self._admit()
+            else:
+                self._waiting.remove(turn)
+            raise
+
+    def _admit(self) -> None:
+        while self._waiting and self.active < self.limit:
+            turn = self._waiting.popleft()
+            if not turn.done():
+                self.active += 1
+                turn.set_result(None)
+
+    async def _pace(self, tokens: int) -> None:
+        while (wait := max(self._paused_until - time.monotonic(),
+                           self.requests.wait_for(1) if self.requests else 0.0,
+                           self.tokens.wait_for(tokens) if self.tokens else 0.0)) > 0:
+            await asyncio.sleep(wait)
         if self.requests:
             self.requests.take(1)
         if self.tokens:
             self.tokens.take(tokens)
-
-    def _wake(self) -> None:
-        self._changed.set()
 
     def used_tokens(self, estimated: int, actual: int) -> None:
         if self.tokens:
@@ -110,4 +126,4 @@ class Throttle:
         elif full and share <= CALM_SHARE and self.limit < self.max:
             self.limit += 1
             self._recent.clear()
-            self._wake()
+            self._admit()

@@ -14,6 +14,8 @@ import math
 from dataclasses import dataclass
 from typing import Literal
 
+from curate.rewards.swe import yes_no_score
+
 Bound = Literal["exact", "upper", "lower", "unknown"]
 
 
@@ -25,14 +27,8 @@ class Verdict:
     bound: Bound
 
 
-def yes_probability(l_yes: float, l_no: float) -> float:
-    """exp(l_yes) / (exp(l_yes) + exp(l_no)), stable for any gap."""
-    gap = l_no - l_yes
-    return 1.0 / (1.0 + math.exp(gap)) if gap < 700 else 0.0
-
-
 def exact(l_yes: float, l_no: float) -> Verdict:
-    return Verdict(yes_probability(l_yes, l_no), l_yes, l_no, "exact")
+    return Verdict(yes_no_score(l_yes, l_no), l_yes, l_no, "exact")
 
 
 def from_top_logprobs(top: list[tuple[str, float]], yes: str, no: str) -> Verdict:
@@ -44,8 +40,8 @@ def from_top_logprobs(top: list[tuple[str, float]], yes: str, no: str) -> Verdic
         return Verdict(None, None, None, "unknown")
     floor = min(p for _, p in top)  # any token not listed is at most this likely
     if l_yes is None:
-        return Verdict(yes_probability(floor, l_no), floor, l_no, "upper")
-    return Verdict(yes_probability(l_yes, floor), l_yes, floor, "lower")
+        return Verdict(yes_no_score(floor, l_no), floor, l_no, "upper")
+    return Verdict(yes_no_score(l_yes, floor), l_yes, floor, "lower")
 
 
 def _spelled(top: list[tuple[str, float]], word: str) -> float | None:

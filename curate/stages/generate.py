@@ -120,7 +120,7 @@ class Generate(Stage):
     reads = ("id",)
     writes = tuple(GEN_COLUMNS)
     parallel = False  # an endpoint is I/O-bound: one process, many requests in flight, one spending ledger
-    batch_size = 1024  # rows per shard: large, so few tails where the slots idle
+    batch_size = 4096  # rows per shard: large, so few tails where the slots idle (answers resume by cache)
 
     def __init__(self, params: Params | None = None, **kwargs: Any):
         super().__init__(params, **kwargs)

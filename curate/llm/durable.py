@@ -13,6 +13,7 @@ durable.
 from __future__ import annotations
 
 import asyncio
+import errno
 import json
 import os
 import threading
@@ -20,6 +21,8 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+
+from curate.errors import CurateError
 
 
 class SegmentLog:
@@ -56,7 +59,7 @@ class SegmentLog:
                 batch, self._pending = self._pending, []
                 try:
                     await loop.run_in_executor(None, self._write, [line for line, _ in batch])
-                except OSError as err:  # a full disk: every waiter learns it, none counts its answer as kept
+                except (OSError, CurateError) as err:  # every waiter learns it; none counts its answer as kept
                     for _, done in batch:
                         if not done.done():
                             done.set_exception(err)
@@ -69,15 +72,23 @@ class SegmentLog:
 
     def _write(self, lines: list[bytes]) -> list[tuple[Path, int]]:
         with self._lock:  # a sync append and a group commit's thread never interleave
-            handle = self._open()
-            offsets, position = [], handle.tell()
-            for line in lines:
-                offsets.append((Path(handle.name), position))
-                position += len(line)
-            handle.write(b"".join(lines))
-            handle.flush()
-            os.fsync(handle.fileno())
-            return offsets
+            try:
+                handle = self._open()
+                offsets, position = [], handle.tell()
+                for line in lines:
+                    offsets.append((Path(handle.name), position))
+                    position += len(line)
+                handle.write(b"".join(lines))
+                handle.flush()
+                os.fsync(handle.fileno())
+                return offsets
+            except OSError as err:
+                self.close()  # what follows goes to a new segment, never glued to a torn line
+                if err.errno not in (errno.ENOSPC, errno.EDQUOT):
+                    raise
+                raise CurateError(f"the disk is full: cannot keep answers in {self.folder}",
+                                  "free some space, then run the same command again: every answer kept so far "
+                                  "is safe, and nothing in flight was counted") from None
 
     def _open(self) -> Any:
         if self._handle is None or self._pid != os.getpid():  # a forked child writes its own segment
@@ -90,7 +101,10 @@ class SegmentLog:
 
     def close(self) -> None:
         if self._handle is not None and self._pid == os.getpid():
-            self._handle.close()
+            try:
+                self._handle.close()
+            except OSError:  # a full disk may refuse the last flush: the lines before it are synced
+                pass
         self._handle = None
 
     # ----- reading ------------------------------------------------------------------------------------

@@ -37,6 +37,7 @@ $(STAMP): pyproject.toml | $(VENV)
 
 dataset: setup
 	@for recipe in recipes/*.yaml; do \
+	  if grep -q '^# needs: an OpenAI-compatible endpoint' "$$recipe"; then echo "skipping $$recipe (it needs an endpoint)"; continue; fi; \
 	  $(BIN)/curate run "$$recipe" --workspace $(WORKSPACE) || exit $$?; \
 	done
 	@$(BIN)/curate ls --workspace $(WORKSPACE)

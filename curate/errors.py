@@ -35,3 +35,8 @@ def unknown(what: str, name: str, choices: Iterable[str]) -> CurateError:
         f"choose one of: {', '.join(choices)}" if choices else f"there is no {what} yet"
     )
     return CurateError(f"unknown {what} {name!r}", hint)
+
+
+class StageStopped(CurateError):
+    """A stage that stopped on purpose before its end (a spending cap reached, a batch still running):
+    its run is recorded `interrupted` with this message, and the same command continues it."""

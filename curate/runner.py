@@ -36,7 +36,7 @@ from rich.progress import (
 
 import curate
 from curate.engines import engine_name, run_on_ray
-from curate.errors import CurateError, unknown
+from curate.errors import CurateError, StageStopped, unknown
 from curate.records import content_hash
 from curate.stage import Outcome, Stage, Unit
 from curate.store.atomic import replace_folder, write_json, write_parquet
@@ -136,8 +136,10 @@ def _execute(ws: Workspace, stage: Stage, inputs: list[str], output: str, fp: st
         stage.finish(output, run_id)
         summary = _commit(ws, stage, inputs, output, fp, run_id, recipe_hash, staging, started)
     except BaseException as err:
-        ws.record_run(run_id=run_id, status="failed", ended_at=datetime.now(UTC).replace(tzinfo=None),
-                      message=f"{type(err).__name__}: {err}"[:2000])
+        stopped = isinstance(err, StageStopped)  # on purpose, and resumable: not a failure
+        ws.record_run(run_id=run_id, status="interrupted" if stopped else "failed",
+                      ended_at=datetime.now(UTC).replace(tzinfo=None),
+                      message=(err.message if stopped else f"{type(err).__name__}: {err}")[:2000])
         raise
     summary.seconds = time.monotonic() - clock
     return summary

@@ -147,7 +147,7 @@ def test_images_are_sent_as_data_urls(ws, monkeypatch):
         images = [part["image_url"]["url"] for body in server.bodies for m in body["messages"]
                   if isinstance(m["content"], list) for part in m["content"] if part["type"] == "image_url"]
     assert len(images) == 7 and all(u.startswith("data:image/png;base64,iVBOR") for u in images)
-    assert any((ws.root / "cache" / "llm").glob("part-*.parquet"))
+    assert any((ws.root / "cache" / "llm").glob("answers-*.jsonl"))
 
 
 def test_visual_score_against_a_reference(tmp_path, monkeypatch):

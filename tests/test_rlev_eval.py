@@ -225,7 +225,7 @@ def test_predicted_values_through_an_openai_compatible_server(ws):
         assert set(frame["value_source"]) == {"predicted"}
         sent = server.counts["chat"]
         # a re-run answers from the cache in the workspace: no new requests except the failed row's
-        assert list((ws.root / "cache" / "llm").glob("part-*.parquet"))
+        assert list((ws.root / "cache" / "llm").glob("answers-*.jsonl"))
         run_stage(ws, Value(params), [table], "p", force=True)
         assert server.counts["chat"] - sent == 1 + params.llm.parse_retries
 

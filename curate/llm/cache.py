@@ -1,28 +1,21 @@
 """A response cache in the workspace, so re-runs and resumes never pay for the same answer twice.
 
-Entries are keyed by (judge, model, prompt hash, image hashes, sampling parameters) and live in Parquet
-files under `workspace/cache/llm/`: each process appends its own files (`part-<pid>-<uid>.parquet`,
-written atomically), so stage workers in several processes never contend for one file and the DuckDB
-catalog is never written from a worker. Query it like any table:
-`SELECT judge, model, count(*) FROM read_parquet('workspace/cache/llm/*.parquet') GROUP BY ALL`.
-Only answers that parsed are stored; a failed request is retried on the next run.
+Entries are keyed by what makes an answer (namespace, model, prompt hash, image hashes, sampling
+parameters, sample index) and live in append-only segments under `workspace/cache/llm/` (see
+`curate.llm.durable`): every answer is written, flushed and fsynced before the client counts it as
+received, so a `kill -9` loses only the requests still in flight. Each process appends to its own
+segment, so stage workers never contend for a file and the DuckDB catalog is never written from a worker.
+A line is the key, a tab, and the answer as JSON: `cut -f2 workspace/cache/llm/*.jsonl | jq .`
 """
 
 from __future__ import annotations
 
-import os
-import uuid
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
-import pyarrow as pa
-import pyarrow.parquet as pq
-
+from curate.llm.durable import SegmentLog, read_record
 from curate.records import content_hash
-from curate.store.atomic import write_parquet
-
-SCHEMA = pa.schema([("key", pa.string()), ("judge", pa.string()), ("model", pa.string()),
-                    ("text", pa.string()), ("prompt_tokens", pa.int64()), ("completion_tokens", pa.int64())])
 
 
 @dataclass(frozen=True)
@@ -30,6 +23,10 @@ class CachedAnswer:
     text: str
     prompt_tokens: int
     completion_tokens: int
+    finish_reason: str | None = None
+    refusal: str | None = None
+    top_logprobs: list[list[tuple[str, float]]] | None = None  # per answer token: (token, logprob), best first
+    cost_usd: float = 0.0  # what the answer cost when it was paid
 
 
 def cache_key(judge: str, prompt_hash: str, image_hashes: tuple[str, ...], params: dict[str, object]) -> str:
@@ -37,37 +34,56 @@ def cache_key(judge: str, prompt_hash: str, image_hashes: tuple[str, ...], param
 
 
 class ResponseCache:
-    def __init__(self, root: Path, flush_every: int = 64):
+    def __init__(self, root: Path):
         self.root = root
-        self.flush_every = flush_every
-        self._entries: dict[str, CachedAnswer] | None = None
-        self._pending: list[dict[str, object]] = []
+        self._log = SegmentLog(root, "answers")
+        self._index: dict[str, tuple[Path, int, int]] | None = None
+        self._mine: dict[str, CachedAnswer] = {}  # answers this process wrote: no need to read them back
 
-    def _load(self) -> dict[str, CachedAnswer]:
-        if self._entries is None:
-            self._entries = {}
-            for path in sorted(self.root.glob("part-*.parquet")):
-                for row in pq.read_table(path).to_pylist():
-                    self._entries[row["key"]] = CachedAnswer(row["text"], row["prompt_tokens"] or 0,
-                                                             row["completion_tokens"] or 0)
-        return self._entries
+    def _load(self) -> dict[str, tuple[Path, int, int]]:
+        if self._index is None:
+            self._index = {key: (path, offset, length) for key, path, offset, length in self._log.scan()}
+        return self._index
 
     def __len__(self) -> int:
-        return len(self._load())
+        return len(self._load().keys() | self._mine.keys())
+
+    def __contains__(self, key: str) -> bool:
+        return key in self._mine or key in self._load()
 
     def get(self, key: str) -> CachedAnswer | None:
-        return self._load().get(key)
+        if key in self._mine:
+            return self._mine[key]
+        where = self._load().get(key)
+        record = read_record(*where) if where else None
+        return _answer(record) if record else None
 
     def put(self, key: str, judge: str, model: str, answer: CachedAnswer) -> None:
-        self._load()[key] = answer
-        self._pending.append({"key": key, "judge": judge, "model": model, "text": answer.text,
-                              "prompt_tokens": answer.prompt_tokens, "completion_tokens": answer.completion_tokens})
-        if len(self._pending) >= self.flush_every:
-            self.flush()
+        """Store an answer; it is on disk when this returns."""
+        self._log.append(key, _record(judge, model, answer))
+        self._mine[key] = answer
 
-    def flush(self) -> None:
-        if not self._pending:
-            return
-        rows, self._pending = self._pending, []
-        name = f"part-{os.getpid()}-{uuid.uuid4().hex[:10]}.parquet"
-        write_parquet(pa.Table.from_pylist(rows, schema=SCHEMA), self.root / name)
+    async def put_async(self, key: str, judge: str, model: str, answer: CachedAnswer) -> None:
+        """Store an answer from async code (concurrent puts share one fsync); on disk when this returns."""
+        await self._log.append_async(key, _record(judge, model, answer))
+        self._mine[key] = answer
+
+    def close(self) -> None:
+        self._log.close()
+
+
+def _record(judge: str, model: str, answer: CachedAnswer) -> dict[str, Any]:
+    return {"judge": judge, "model": model, **{k: v for k, v in asdict(answer).items() if v is not None}}
+
+
+def _answer(record: dict[str, Any]) -> CachedAnswer | None:
+    try:
+        logprobs = record.get("top_logprobs")
+        return CachedAnswer(
+            text=record["text"], prompt_tokens=int(record.get("prompt_tokens") or 0),
+            completion_tokens=int(record.get("completion_tokens") or 0),
+            finish_reason=record.get("finish_reason"), refusal=record.get("refusal"),
+            top_logprobs=[[(str(t), float(p)) for t, p in step] for step in logprobs] if logprobs else None,
+            cost_usd=float(record.get("cost_usd") or 0.0))
+    except (KeyError, TypeError, ValueError):  # a record from another version: ask again
+        return None

@@ -11,6 +11,7 @@ import os
 from pydantic import BaseModel, ConfigDict, Field
 
 from curate.errors import CurateError
+from curate.llm.budget import Caps
 
 
 class LLMConfig(BaseModel):
@@ -26,20 +27,31 @@ class LLMConfig(BaseModel):
     backoff_s: float = Field(1.0, gt=0, description="First backoff; doubles each retry, with full jitter.")
     backoff_max_s: float = Field(60.0, gt=0, description="Longest wait between two tries.")
     parse_retries: int = Field(2, ge=0, description="New requests when an answer cannot be parsed.")
-    max_requests: int | None = Field(None, ge=0, description="Spending guard: HTTP requests this client "
-                                                              "may send in all (retries count).")
+    max_requests: int | None = Field(None, ge=0, description="Spending cap: HTTP requests in all (retries "
+                                                              "count; across resumed runs of the same table).")
+    max_tokens_total: int | None = Field(None, ge=0, description="Spending cap: prompt + completion tokens in all.")
+    max_cost_usd: float | None = Field(None, ge=0, description="Spending cap: dollars in all (at the prices given).")
+    rpm: float | None = Field(None, gt=0, description="Requests per minute at most.")
+    tpm: float | None = Field(None, gt=0, description="Tokens per minute at most (estimated before sending).")
     temperature: float = 0.0
     max_tokens: int | None = Field(2048, ge=1)
+    top_p: float | None = Field(None, gt=0, le=1)
+    seed: int | None = Field(None, description="Sampling seed, for endpoints that honour one.")
+    stop: list[str] | None = Field(None, description="Stop sequences.")
     price_input: float = Field(0.0, ge=0, description="USD per million prompt tokens, for the cost figure.")
     price_output: float = Field(0.0, ge=0, description="USD per million completion tokens.")
 
     def sampling(self) -> dict[str, object]:
-        """The parameters that change an answer, and so belong in the cache key."""
-        return {"temperature": self.temperature, "max_tokens": self.max_tokens}
+        """The parameters that change an answer, and so belong in the cache key (unset ones left out)."""
+        optional = {"top_p": self.top_p, "seed": self.seed, "stop": self.stop}
+        return {"temperature": self.temperature, "max_tokens": self.max_tokens,
+                **{k: v for k, v in optional.items() if v is not None}}
 
-    def cache_params(self) -> dict[str, object]:
-        """What identifies a request in the cache besides judge, prompt and images."""
-        return {"model": self.model, **self.sampling()}
+    def caps(self) -> Caps:
+        return Caps(self.max_requests, self.max_tokens_total, self.max_cost_usd)
+
+    def cost(self, prompt_tokens: int, completion_tokens: int) -> float:
+        return (prompt_tokens * self.price_input + completion_tokens * self.price_output) / 1e6
 
     def api_key(self) -> str:
         """The key from the environment; local servers (vLLM, Ollama) accept any placeholder."""

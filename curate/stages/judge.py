@@ -19,6 +19,7 @@ from curate.errors import CurateError
 from curate.judges.base import Sample, Verdict
 from curate.judges.builtin import judge_builtin
 from curate.llm import LLMClient, LLMConfig, ResponseCache, Result
+from curate.llm.stage import stage_client
 from curate.rewards.aesthetic import RewardWeights, exec_term, terms
 from curate.stage import Outcome, Params, Stage, Unit, read_unit
 from curate.stages.exec import extract, workspace_root
@@ -155,8 +156,8 @@ class Judge(Stage):
         return verdicts, usages
 
     def _llm(self, ws: Workspace) -> LLMClient:
-        if self._client is None:
-            self._client = LLMClient(self.params.llm, ResponseCache(ws.root / "cache" / "llm"))
+        if self._client is None:  # caps hold across the resumed runs that write this table
+            self._client = stage_client(self.params.llm, ws.root, self.workdir.name if self.workdir else None)
         return self._client
 
     def _interact(self, sample: Sample, ws: Workspace) -> list[float] | None:

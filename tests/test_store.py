@@ -124,6 +124,7 @@ def test_resume_after_sigkill_gives_the_rows_of_an_unbroken_run(tmp_path, kill_a
     import duckdb
 
     con = duckdb.connect(str(killed_ws / "catalog.duckdb"), read_only=True)
+    con.execute(f"SET file_search_path = '{killed_ws}'")  # the catalog's views read paths relative to it
     statuses = con.execute("SELECT status, message FROM runs").fetchall()
     assert statuses == [("done", "resumed")]  # the resumed run keeps its run id and finishes it
 

@@ -1,0 +1,135 @@
+"""Versioned table folders: the table NAME is a link `tables/NAME` → `tables/.versions/NAME.RUN_ID/`.
+
+Committing a table is one rename (a new link over the old one), so a reader finds the old rows or the new,
+never a missing folder. Readers pin the version they read (a shared `flock` on its folder); an old version
+is removed once nobody pins it, by the commit that replaced it or else by the next writer. A run killed
+after moving its version into `.versions` but before swapping the link left a complete version (the
+manifest is written before the move): the next writer finishes the swap.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import shutil
+import uuid
+import weakref
+from pathlib import Path
+
+VERSIONS = ".versions"
+
+
+def version_of(tables_dir: Path, name: str) -> Path | None:
+    """The folder that holds table `name`'s rows now; None when there is no such table."""
+    link = tables_dir / name
+    try:
+        return tables_dir / os.readlink(link)
+    except FileNotFoundError:
+        return None
+    except OSError:  # not a link: a table folder written before versions (or by hand)
+        return link if link.is_dir() else None
+
+
+def commit(tables_dir: Path, name: str, staging: Path, run_id: str) -> Path:
+    """Make the finished folder `staging` table `name`'s current version; returns the version's folder."""
+    version = tables_dir / VERSIONS / f"{name}.{run_id}"
+    version.parent.mkdir(parents=True, exist_ok=True)
+    os.replace(staging, version)
+    _point(tables_dir, name, version)
+    return version
+
+
+def _point(tables_dir: Path, name: str, version: Path) -> None:
+    link = tables_dir / name
+    if link.is_dir() and not link.is_symlink():  # a folder from before versions: it becomes a version
+        os.replace(link, tables_dir / VERSIONS / f"{name}.{uuid.uuid4().hex[:12]}")
+    tmp = tables_dir / f".{name}.link-{os.getpid()}"
+    tmp.unlink(missing_ok=True)
+    os.symlink(os.path.relpath(version, tables_dir), tmp)
+    os.replace(tmp, link)
+
+
+def recover(tables_dir: Path) -> None:
+    """Finish what killed writers left: swap to a complete version newer than the current one, remove
+    temporary links and the versions nobody reads."""
+    for tmp in tables_dir.glob(".*.link-*"):
+        tmp.unlink(missing_ok=True)
+    folder = tables_dir / VERSIONS
+    if not folder.is_dir():
+        return
+    for version in sorted(folder.iterdir(), key=_ended_at):
+        name = version.name.split(".")[0]
+        current = version_of(tables_dir, name)
+        if current != version and (version / "_manifest.json").exists() and (
+                current is None or _ended_at(version) > _ended_at(current)):
+            _point(tables_dir, name, version)
+    prune(tables_dir)
+
+
+def prune(tables_dir: Path, name: str | None = None) -> None:
+    """Remove the old versions of table `name` (of every table when None) that no reader pins."""
+    folder = tables_dir / VERSIONS
+    if not folder.is_dir():
+        return
+    for version in folder.glob(f"{name}.*" if name else "*"):
+        if version != version_of(tables_dir, version.name.split(".")[0]):
+            _remove_unpinned(version)
+
+
+def _remove_unpinned(version: Path) -> None:
+    try:
+        fd = os.open(version, os.O_RDONLY | os.O_DIRECTORY)
+    except FileNotFoundError:
+        return
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:  # a reader still reads it: a later writer removes it
+        os.close(fd)
+        return
+    try:
+        shutil.rmtree(version)
+    finally:
+        os.close(fd)
+
+
+def _ended_at(version: Path) -> str:
+    try:
+        return json.loads((version / "_manifest.json").read_text()).get("ended_at") or ""
+    except (OSError, ValueError):
+        return ""
+
+
+class Pins:
+    """The versions a reader reads, each held with a shared lock until the reader goes away."""
+
+    def __init__(self) -> None:
+        self._fds: dict[Path, int] = {}
+        self.close = weakref.finalize(self, _close_all, self._fds)  # at the latest when this object goes
+
+    def current(self, tables_dir: Path, name: str) -> Path | None:
+        """Table `name`'s current version, pinned: no writer removes it while this object lives."""
+        while True:
+            version = version_of(tables_dir, name)
+            if version is None or version in self._fds or version == tables_dir / name:
+                return version
+            try:
+                fd = os.open(version, os.O_RDONLY | os.O_DIRECTORY)
+            except FileNotFoundError:  # replaced and removed since we looked: look again
+                continue
+            fcntl.flock(fd, fcntl.LOCK_SH)  # waits while a writer is removing it
+            if version.is_dir():
+                self._fds[version] = fd
+                return version
+            os.close(fd)
+
+    def release(self, version: Path) -> None:
+        fd = self._fds.pop(version, None)
+        if fd is not None:
+            os.close(fd)
+
+
+def _close_all(fds: dict[Path, int]) -> None:
+    for fd in fds.values():
+        os.close(fd)
+    fds.clear()

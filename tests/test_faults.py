@@ -16,7 +16,6 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 import uuid
 from pathlib import Path
 
@@ -33,8 +32,7 @@ from curate.stages.filter import Filter
 from curate.store import Workspace
 from curate.store.versions import VERSIONS, version_of
 from tests.conftest import ROOT
-
-PATIENCE = 600  # seconds before a test gives up waiting for a sign of progress (never reached when all is well)
+from tests.progress import PATIENCE, feed, tagged, wait_for
 
 
 def make_sources(folder: Path, files: int = 3, rows: int = 200, width: int = 8) -> list[Path]:
@@ -46,34 +44,6 @@ def make_sources(folder: Path, files: int = 3, rows: int = 200, width: int = 8) 
                                 for r in range(rows)))
         paths.append(path)
     return paths
-
-
-def wait_for(condition, proc: subprocess.Popen | None = None, what: str = "progress") -> None:
-    deadline = time.monotonic() + PATIENCE
-    while not condition():
-        assert proc is None or proc.poll() is None, f"the process ended before {what}: {proc.stderr.read()}"
-        assert time.monotonic() < deadline, f"no {what} in {PATIENCE} s"
-        time.sleep(0.05)
-
-
-def feed(pipe: Path, data: bytes) -> None:
-    """Write `data` into the named pipe once a reader opens it (in the background)."""
-    def write() -> None:
-        with open(pipe, "wb") as handle:
-            handle.write(data)
-    threading.Thread(target=write, daemon=True).start()
-
-
-def tagged(tag: str) -> list[str]:
-    """Live processes (not zombies) whose environment carries `tag`: everything a run started."""
-    found = []
-    for proc in Path("/proc").iterdir():
-        try:
-            if proc.name.isdigit() and f"CURATE_TEST_TAG={tag}".encode() in (proc / "environ").read_bytes():
-                found.append((proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace"))
-        except OSError:
-            continue
-    return found
 
 
 class Stalled:

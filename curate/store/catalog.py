@@ -26,6 +26,8 @@ SIDE_VIEWS = (  # view, subfolder of each table, its columns (for the view when 
     ("rejects", "_rejects", ("table_name", "run_id", "stage", "row_id", "reason", "message", "location", "payload")),
     ("filtered", "_filtered", ("table_name", "run_id", "stage", "row_id", "reason", "detail")),
 )
+READ_STATEMENTS = {duckdb.StatementType.SELECT, duckdb.StatementType.EXPLAIN, duckdb.StatementType.PRAGMA,
+                   duckdb.StatementType.CALL, duckdb.StatementType.SET}
 HOLDER_RE = re.compile(r"held in (.+?) \(PID (\d+)\)")
 
 
@@ -52,11 +54,20 @@ def snapshot(ws: Workspace, pins: Pins) -> duckdb.DuckDBPyConnection:
         con.execute(f"CREATE VIEW {view} AS {body}")
     files = [_quote(str(p)) for p in sorted(ws.runs_dir.glob("*.json"))]
     con.execute(f"CREATE TABLE runs AS {runs.read_sql('[' + ', '.join(files) + ']') if files else _empty(runs.COLUMNS)}")
-    for run_id, manifest in committed.items():  # a committed table's run is done, whatever its record says
-        done = runs.done_fields(manifest)
-        con.execute(f"UPDATE runs SET {', '.join(f'{k} = ?' for k in done)} WHERE run_id = ? AND status <> 'done'",
-                    [*done.values(), run_id])
+    for run in runs.load(ws.runs_dir):  # as they ended, if a kill kept them from saying so
+        change = runs.settle(run, committed)
+        if change:
+            con.execute(f"UPDATE runs SET {', '.join(f'{k} = ?' for k in change)} WHERE run_id = ?",
+                        [*change.values(), run["run_id"]])
     return con
+
+
+def check_read_only(con: duckdb.DuckDBPyConnection, sql: str) -> None:
+    """A snapshot is in memory, so DuckDB would let a query change it (or write files): allow only reads."""
+    for statement in con.extract_statements(sql):
+        if statement.type not in READ_STATEMENTS:
+            raise CurateError(f"`curate sql` only reads; this is a {statement.type.name} statement",
+                              "use SELECT, DESCRIBE, SUMMARIZE, SHOW or EXPLAIN; --format csv / json to save results")
 
 
 def refresh(ws: Workspace) -> str | None:

@@ -42,13 +42,21 @@ def _load(path: Path) -> dict[str, Any] | None:
 
 
 def close(folder: Path, committed: dict[str, dict[str, Any]]) -> None:
-    """Settle runs that a kill left open: `done` when their table was committed (by run id: `committed`
-    maps it to the table's manifest), else `interrupted` once their process is gone."""
+    """Write down how the runs that a kill left open ended (see `settle`)."""
     for run in load(folder):
-        if run["run_id"] in committed and run.get("status") != "done":
-            record(folder, run["run_id"], done_fields(committed[run["run_id"]]))
-        elif run.get("status") == "running" and not token_alive(run.get("owner")):
-            record(folder, run["run_id"], {"status": "interrupted", "message": KILLED})
+        change = settle(run, committed)
+        if change:
+            record(folder, run["run_id"], change)
+
+
+def settle(run: dict[str, Any], committed: dict[str, dict[str, Any]]) -> dict[str, Any] | None:
+    """How an open run really ended: `done` when its table was committed (`committed` maps run ids to the
+    manifests of the tables as they are), `interrupted` once its process is gone; None when it is as recorded."""
+    if run["run_id"] in committed and run.get("status") != "done":
+        return done_fields(committed[run["run_id"]])
+    if run.get("status") == "running" and not token_alive(run.get("owner")):
+        return {"status": "interrupted", "message": KILLED}
+    return None
 
 
 def done_fields(manifest: dict[str, Any]) -> dict[str, Any]:

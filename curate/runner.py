@@ -133,7 +133,9 @@ def _execute(ws: Workspace, stage: Stage, inputs: list[str], output: str, fp: st
         staging.mkdir(parents=True, exist_ok=True)
         marker.write_text(fp)
         write_json(run_id, staging / "_run_id")
-        input_parts = [p for name in inputs for p in ws.parts(name)]
+        # the writer lock keeps every table as it is: stages see parts under `tables/<name>/` (not the
+        # version's folder), as some name a table by its folder
+        input_parts = [ws.table_dir(name) / p.name for name in inputs for p in ws.parts(name)]
         stage.workdir = staging
         units = stage.units(input_parts)
         todo = [u for u in units if not (staging / "_done" / f"{u.key}.json").exists()]

@@ -87,6 +87,8 @@ def _remove_unpinned(version: Path) -> None:
     except BlockingIOError:  # a reader still reads it: a later writer removes it
         os.close(fd)
         return
+    except OSError:  # a file system without locks: there are no pins to respect
+        pass
     try:
         shutil.rmtree(version)
     finally:
@@ -117,7 +119,10 @@ class Pins:
                 fd = os.open(version, os.O_RDONLY | os.O_DIRECTORY)
             except FileNotFoundError:  # replaced and removed since we looked: look again
                 continue
-            fcntl.flock(fd, fcntl.LOCK_SH)  # waits while a writer is removing it
+            try:
+                fcntl.flock(fd, fcntl.LOCK_SH)  # waits while a writer is removing it
+            except OSError:  # a file system without locks: read unpinned
+                pass
             if version.is_dir():
                 self._fds[version] = fd
                 return version

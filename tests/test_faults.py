@@ -30,7 +30,7 @@ from curate.stage import Outcome, Stage
 from curate.stages.collect import Collect
 from curate.stages.filter import Filter
 from curate.store import Workspace
-from curate.store.versions import VERSIONS, version_of
+from curate.store.versions import version_of
 from tests.conftest import ROOT
 from tests.progress import PATIENCE, feed, tagged, wait_for
 
@@ -277,7 +277,7 @@ def test_readers_never_fail_while_a_writer_replaces_their_table(ws, tmp_path):
     assert all(set(statuses[:-1]) <= {"done"} for _, statuses in seen)  # only the newest run may be running
     with ws.writer():  # the reader is gone: the next writer removes the versions it still read
         pass
-    assert len([p for p in (ws.tables_dir / VERSIONS).iterdir() if p.name.startswith("t.")]) == 1
+    assert len(list(ws.tables_dir.glob(".t@*"))) == 1
 
 
 def test_the_next_writer_finishes_a_commit_a_kill_cut_short_and_removes_leftovers(ws, tmp_path):
@@ -286,17 +286,17 @@ def test_the_next_writer_finishes_a_commit_a_kill_cut_short_and_removes_leftover
     run_stage(ws, Collect(paths=[str(src)], kind="text"), [], "raw")
     old = version_of(ws.tables_dir, "raw")
     # a run killed between moving its new version into place and swapping the link: a newer complete version
-    new = old.with_name("raw.newer")
+    new = old.with_name(".raw@newer")
     shutil.copytree(old, new)
     manifest = json.loads((new / "_manifest.json").read_text())
     (new / "_manifest.json").write_text(json.dumps({**manifest, "run_id": "newer", "ended_at": "2999-01-01T00:00:00"}))
     # and what killed writers leave: a temporary link, the trash of the old layout, half-written files
-    (ws.tables_dir / ".raw.link-1").symlink_to(".versions/raw.newer")
+    (ws.tables_dir / ".raw.link-1").symlink_to(".raw@newer")
     (ws.staging_dir / ".trash-raw-x").mkdir(parents=True)
     (ws.runs_dir / f".x.json.tmp-{_dead_pid()}").write_text("{")
     with Workspace(ws.root).writer():  # any writer
         pass
-    assert os.readlink(ws.table_dir("raw")) == f"{VERSIONS}/raw.newer"
+    assert os.readlink(ws.table_dir("raw")) == ".raw@newer"
     assert not old.exists() and not (ws.tables_dir / ".raw.link-1").exists()
     assert not list(ws.staging_dir.iterdir()) and not list(ws.runs_dir.glob(".*"))
 

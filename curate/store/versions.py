@@ -1,10 +1,11 @@
-"""Versioned table folders: the table NAME is a link `tables/NAME` → `tables/.versions/NAME.RUN_ID/`.
+"""Versioned table folders: the table NAME is a link `tables/NAME` → `tables/.NAME@RUN_ID/`.
 
 Committing a table is one rename (a new link over the old one), so a reader finds the old rows or the new,
 never a missing folder. Readers pin the version they read (a shared `flock` on its folder); an old version
 is removed once nobody pins it, by the commit that replaced it or else by the next writer. A run killed
-after moving its version into `.versions` but before swapping the link left a complete version (the
-manifest is written before the move): the next writer finishes the swap.
+after moving its version into place but before swapping the link left a complete version (the
+manifest is written before the move): the next writer finishes the swap. A version sits beside its link,
+so a part's `resolve().parents[2]` is still the workspace.
 """
 
 from __future__ import annotations
@@ -17,7 +18,17 @@ import uuid
 import weakref
 from pathlib import Path
 
-VERSIONS = ".versions"
+
+def version_folder(tables_dir: Path, name: str, run_id: str) -> Path:
+    return tables_dir / f".{name}@{run_id}"
+
+
+def _versions(tables_dir: Path, name: str | None = None) -> list[Path]:
+    return sorted(tables_dir.glob(f".{name or '*'}@*")) if tables_dir.is_dir() else []
+
+
+def _table(version: Path) -> str:
+    return version.name[1:].split("@")[0]
 
 
 def version_of(tables_dir: Path, name: str) -> Path | None:
@@ -33,8 +44,7 @@ def version_of(tables_dir: Path, name: str) -> Path | None:
 
 def commit(tables_dir: Path, name: str, staging: Path, run_id: str) -> Path:
     """Make the finished folder `staging` table `name`'s current version; returns the version's folder."""
-    version = tables_dir / VERSIONS / f"{name}.{run_id}"
-    version.parent.mkdir(parents=True, exist_ok=True)
+    version = version_folder(tables_dir, name, run_id)
     os.replace(staging, version)
     _point(tables_dir, name, version)
     return version
@@ -43,7 +53,7 @@ def commit(tables_dir: Path, name: str, staging: Path, run_id: str) -> Path:
 def _point(tables_dir: Path, name: str, version: Path) -> None:
     link = tables_dir / name
     if link.is_dir() and not link.is_symlink():  # a folder from before versions: it becomes a version
-        os.replace(link, tables_dir / VERSIONS / f"{name}.{uuid.uuid4().hex[:12]}")
+        os.replace(link, version_folder(tables_dir, name, uuid.uuid4().hex[:12]))
     tmp = tables_dir / f".{name}.link-{os.getpid()}"
     tmp.unlink(missing_ok=True)
     os.symlink(os.path.relpath(version, tables_dir), tmp)
@@ -55,11 +65,8 @@ def recover(tables_dir: Path) -> None:
     temporary links and the versions nobody reads."""
     for tmp in tables_dir.glob(".*.link-*"):
         tmp.unlink(missing_ok=True)
-    folder = tables_dir / VERSIONS
-    if not folder.is_dir():
-        return
-    for version in sorted(folder.iterdir(), key=_ended_at):
-        name = version.name.split(".")[0]
+    for version in sorted(_versions(tables_dir), key=_ended_at):
+        name = _table(version)
         current = version_of(tables_dir, name)
         if current != version and (version / "_manifest.json").exists() and (
                 current is None or _ended_at(version) > _ended_at(current)):
@@ -69,11 +76,8 @@ def recover(tables_dir: Path) -> None:
 
 def prune(tables_dir: Path, name: str | None = None) -> None:
     """Remove the old versions of table `name` (of every table when None) that no reader pins."""
-    folder = tables_dir / VERSIONS
-    if not folder.is_dir():
-        return
-    for version in folder.glob(f"{name}.*" if name else "*"):
-        if version != version_of(tables_dir, version.name.split(".")[0]):
+    for version in _versions(tables_dir, name):
+        if version != version_of(tables_dir, _table(version)):
             _remove_unpinned(version)
 
 

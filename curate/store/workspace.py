@@ -9,7 +9,7 @@ Layout::
         _rejects/part-*.parquet           rows that failed, with reason and payload
         _filtered/part-*.parquet          rows a rule removed, with the rule
         _manifest.json                    stage, parameters, fingerprint and counts of the run
-      tables/.versions/<name>.<run_id>/   the versions (an old one goes once nobody reads it)
+      tables/.<name>@<run_id>/  the versions (an old one goes once nobody reads it)
       tables/.staging/<name>/   a stage in progress (resumed shard by shard)
       runs/<run_id>.json        the lineage, one file per run
       artifacts/<hash>.png      images and screenshots, by content hash
@@ -223,7 +223,7 @@ class Workspace:
         """Finish what killed writers left (a version not yet swapped in, runs still `running`, temporary
         files), then refresh catalog.duckdb's views."""
         versions.recover(self.tables_dir)
-        for trash in self.staging_dir.glob(".trash-*"):  # left by versions of curate before .versions
+        for trash in self.staging_dir.glob(".trash-*"):  # left by versions of curate before versioned tables
             shutil.rmtree(trash, ignore_errors=True)
         remove_leftovers(self.runs_dir.glob(TMP_GLOB))
         committed = {m["run_id"]: m for m in map(self.manifest, self.table_names()) if m and m.get("run_id")}

@@ -31,7 +31,7 @@ from curate.stages.collect import Collect
 from curate.stages.filter import Filter
 from curate.store import Workspace
 from curate.store.versions import version_of
-from tests.conftest import ROOT
+from tests.conftest import ROOT, put_table
 from tests.progress import PATIENCE, feed, tagged, wait_for
 
 
@@ -357,3 +357,21 @@ def test_a_stage_that_stops_on_purpose_is_recorded_interrupted_and_resumes(ws, t
     finally:
         Capped.cap = True
     assert summary.run_id == run["run_id"][0] and ws.read("capped").equals(ws.read("raw"))
+
+
+def test_a_workspace_from_before_versions_and_run_files_carries_on(ws):
+    put_table(ws, "raw", pl.DataFrame({"id": ["a", "b"], "source": ["s", "s"], "text": ["x", "y"]}))  # a real folder
+    con = duckdb.connect(str(ws.catalog_path))  # the lineage was a table of the catalog
+    con.execute("CREATE TABLE runs (run_id VARCHAR PRIMARY KEY, stage VARCHAR, inputs VARCHAR[], output VARCHAR, "
+                "params JSON, fingerprint VARCHAR, recipe_hash VARCHAR, version VARCHAR, n_in BIGINT, n_kept BIGINT, "
+                "n_filtered BIGINT, n_rejected BIGINT, started_at TIMESTAMP, ended_at TIMESTAMP, status VARCHAR, "
+                "message VARCHAR)")
+    con.execute("INSERT INTO runs (run_id, stage, inputs, output, params, status, started_at) VALUES "
+                "('old', 'collect', [], 'raw', '{\"kind\": \"text\"}', 'done', '2020-01-01')")
+    con.close()
+    run_stage(ws, Filter(where="text = 'x'"), ["raw"], "raw")  # replaces the old folder with a version
+    assert ws.table_dir("raw").is_symlink() and ws.read("raw")["text"].to_list() == ["x"]
+    assert len(list(ws.tables_dir.glob(".raw@*"))) == 1
+    with ws.connect(read_only=True) as con:
+        assert con.execute("SELECT run_id, stage, params->>'kind', status FROM runs ORDER BY started_at").fetchall() == [
+            ("old", "collect", "text", "done"), (ws.manifest("raw")["run_id"], "filter", None, "done")]

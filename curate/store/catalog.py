@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterable
+from contextlib import suppress
 from typing import TYPE_CHECKING
 
 import duckdb
@@ -28,6 +29,7 @@ SIDE_VIEWS = (  # view, subfolder of each table, its columns (for the view when 
 )
 READ_STATEMENTS = {duckdb.StatementType.SELECT, duckdb.StatementType.EXPLAIN, duckdb.StatementType.PRAGMA,
                    duckdb.StatementType.CALL, duckdb.StatementType.SET}
+STORAGE_ERRORS = (duckdb.IOException, duckdb.TransactionException, OSError)  # a full disk, a read-only one
 HOLDER_RE = re.compile(r"held in (.+?) \(PID (\d+)\)")
 
 
@@ -77,30 +79,36 @@ def refresh(ws: Workspace) -> str | None:
         con = open_catalog(ws)
     except CurateError as err:
         return f"{err.message}: its views were not refreshed (the tables are written; `curate sql` sees them)"
-    except (duckdb.Error, OSError) as err:
+    except STORAGE_ERRORS as err:
         return f"could not refresh {ws.catalog_path}: {str(err).splitlines()[0]}"
     try:
-        con.execute(f"SET file_search_path = {_quote(str(ws.root))}")  # views keep their relative paths
-        _migrate_runs(ws, con)
-        names = ws.table_names()
-        existing = {r[0] for r in con.execute(
-            "SELECT view_name FROM duckdb_views() WHERE NOT internal AND schema_name = 'main'").fetchall()}
-        for view in existing - set(names) - {"rejects", "filtered", "runs"}:
-            con.execute(f'DROP VIEW "{view}"')
-        for name in names:
-            con.execute(f'CREATE OR REPLACE VIEW "{name}" AS SELECT * FROM {_parquet(f"tables/{name}/part-*.parquet")}')
-        for view, sub, columns in SIDE_VIEWS:
-            found = any(ws.tables_dir.glob(f"*/{sub}/part-*.parquet"))
-            body = (f"SELECT * FROM {_parquet(f'tables/*/{sub}/part-*.parquet')}" if found
-                    else _empty((c, "VARCHAR") for c in columns))
-            con.execute(f"CREATE OR REPLACE VIEW {view} AS {body}")
-        body = runs.read_sql("'runs/*.json'") if any(ws.runs_dir.glob("*.json")) else _empty(runs.COLUMNS)
-        con.execute(f"CREATE OR REPLACE VIEW runs AS {body}")
-        con.close()
-    except (duckdb.Error, OSError) as err:
-        con.close()
+        _rebuild(ws, con)
+        con.close()  # a checkpoint: it too may find the disk full
+    except STORAGE_ERRORS as err:
         return f"could not refresh {ws.catalog_path}: {str(err).splitlines()[0]}"
+    finally:
+        with suppress(*STORAGE_ERRORS):
+            con.close()
     return None
+
+
+def _rebuild(ws: Workspace, con: duckdb.DuckDBPyConnection) -> None:
+    con.execute(f"SET file_search_path = {_quote(str(ws.root))}")  # the views keep their relative paths
+    _migrate_runs(ws, con)
+    names = ws.table_names()
+    existing = {r[0] for r in con.execute(
+        "SELECT view_name FROM duckdb_views() WHERE NOT internal AND schema_name = 'main'").fetchall()}
+    for view in existing - set(names) - {"rejects", "filtered", "runs"}:
+        con.execute(f'DROP VIEW "{view}"')
+    for name in names:
+        con.execute(f'CREATE OR REPLACE VIEW "{name}" AS SELECT * FROM {_parquet(f"tables/{name}/part-*.parquet")}')
+    for view, sub, columns in SIDE_VIEWS:
+        found = any(ws.tables_dir.glob(f"*/{sub}/part-*.parquet"))
+        body = (f"SELECT * FROM {_parquet(f'tables/*/{sub}/part-*.parquet')}" if found
+                else _empty((c, "VARCHAR") for c in columns))
+        con.execute(f"CREATE OR REPLACE VIEW {view} AS {body}")
+    body = runs.read_sql("'runs/*.json'") if any(ws.runs_dir.glob("*.json")) else _empty(runs.COLUMNS)
+    con.execute(f"CREATE OR REPLACE VIEW runs AS {body}")
 
 
 def open_catalog(ws: Workspace, read_only: bool = False) -> duckdb.DuckDBPyConnection:
@@ -119,9 +127,9 @@ def open_catalog(ws: Workspace, read_only: bool = False) -> duckdb.DuckDBPyConne
 
 def _migrate_runs(ws: Workspace, con: duckdb.DuckDBPyConnection) -> None:
     """Workspaces made before run records were files kept `runs` as a table in the catalog: move it out."""
-    if not con.execute("SELECT 1 FROM duckdb_tables() WHERE table_name = 'runs' AND schema_name = 'main'").fetchone():
+    if not con.execute("SELECT 1 FROM duckdb_tables() WHERE table_name = 'runs' AND schema_name = 'main'").fetchall():
         return
-    table = con.execute("SELECT * FROM runs").fetch_arrow_table()
+    table = con.sql("SELECT * FROM runs").to_arrow_table()
     for row in table.to_pylist():
         if not (ws.runs_dir / f"{row['run_id']}.json").exists():
             row["params"] = json.loads(row["params"]) if row.get("params") else None

@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 import difflib
+import errno
+import re
+import shutil
+import signal
 from collections.abc import Iterable
+from pathlib import Path
 
 
 class CurateError(Exception):
@@ -37,6 +42,60 @@ def unknown(what: str, name: str, choices: Iterable[str]) -> CurateError:
     return CurateError(f"unknown {what} {name!r}", hint)
 
 
-class StageStopped(CurateError):
-    """A stage that stopped on purpose before its end (a spending cap reached, a batch still running):
-    its run is recorded `interrupted` with this message, and the same command continues it."""
+class RunStopped(CurateError):
+    """A stage stops on purpose before its work is done (say a spending cap is reached): the runner keeps
+    the finished shards, records the run `interrupted` with this message, and the next run resumes."""
+
+
+class Interrupted(BaseException):
+    """SIGINT or SIGTERM stopped the command; `detail` says what was finished. The CLI prints one line with
+    the command that resumes, and exits 128 + the signal's number (130, 143). Not an `Exception`, so that
+    no `except Exception` swallows it, nor a `KeyboardInterrupt`, which Typer would swallow."""
+
+    def __init__(self, signum: int = signal.SIGINT, detail: str | None = None):
+        super().__init__(signal.Signals(signum).name, detail)
+        self.signum = signum
+        self.detail = detail
+
+
+_FAULTS = (  # errno, words in messages of libraries that drop the errno (DuckDB, Polars), what it is
+    ({errno.ENOSPC, errno.EDQUOT}, ("No space left on device", "Disk quota exceeded"), "full"),
+    ({errno.EROFS}, ("Read-only file system",), "read-only"),
+    ({errno.EACCES, errno.EPERM}, ("Permission denied",), "denied"),
+)
+_QUOTED_PATH = re.compile(r"""["'](/[^"']+)["']""")
+
+
+def os_fault(err: BaseException, where: Path | None = None) -> CurateError | None:
+    """A full disk, a read-only file system or a denied permission, as one error naming the path and the
+    fix; None for any other error. `where` is the folder being written when the error does not say."""
+    if isinstance(err, CurateError):
+        return None
+    text = str(err)
+    code = getattr(err, "errno", None)
+    kind = next((k for codes, words, k in _FAULTS if code in codes or any(w in text for w in words)), None)
+    if kind is None:
+        return None
+    found = _QUOTED_PATH.search(text)
+    path = Path(getattr(err, "filename", None) or (found[1] if found else None) or where or Path.cwd())
+    if kind == "full":
+        return CurateError(f"no space left on the disk holding {path} ({_free_mb(path):.1f} MB free)",
+                           "free some space there (or point --workspace / CURATE_WORKSPACE at a larger disk), then "
+                           "run the same command again: it resumes where it stopped")
+    if kind == "read-only":
+        return CurateError(f"{path} is on a read-only file system",
+                           "point --workspace / CURATE_WORKSPACE at a writable folder; commands that only read "
+                           "(ls, show, sql, stats, export) work on a read-only workspace")
+    return CurateError(f"permission denied: {path}",
+                       f"give your user access (chmod -R u+rwX {_existing(path)}, or chown), or choose another folder")
+
+
+def _free_mb(path: Path) -> float:
+    return shutil.disk_usage(_existing(path)).free / 2**20
+
+
+def _existing(path: Path) -> Path:
+    """`path`, or the nearest folder above it that exists."""
+    while not path.is_dir() and path != path.parent:
+        path = path.parent
+    return path

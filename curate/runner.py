@@ -3,20 +3,22 @@
 A stage's output is built in `tables/.staging/<name>/`, one shard per unit; a shard is done when its
 `_done/<key>.json` exists (written last, atomically), so a re-run after a kill redoes only unfinished
 units, and because units and their order are fixed, it ends with exactly the rows of an unbroken run.
-The finished folder is renamed into place in one step.
+The finished folder becomes the table's new version in one rename (`Workspace.commit`).
+
+How a run ends: `done`; `interrupted` by SIGINT / SIGTERM (`Interrupted`) or by a stage stopping on
+purpose (`RunStopped`), with what was finished; `failed` with the error, a full disk or a read-only
+workspace told as such (`os_fault`). In every case the finished shards stay for the next run.
 """
 
 from __future__ import annotations
 
 import json
-import multiprocessing
-import multiprocessing.util
 import os
 import shutil
+import signal
 import time
 import uuid
 from collections import Counter
-from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -36,11 +38,13 @@ from rich.progress import (
 
 import curate
 from curate.engines import engine_name, run_on_ray
-from curate.errors import CurateError, StageStopped, unknown
+from curate.errors import CurateError, Interrupted, RunStopped, os_fault, unknown
 from curate.records import content_hash
 from curate.stage import Outcome, Stage, Unit
-from curate.store.atomic import replace_folder, write_json, write_parquet
+from curate.store import runs
+from curate.store.atomic import TMP_GLOB, remove_leftovers, write_json, write_parquet
 from curate.store.workspace import Workspace, check_table_name
+from curate.workers import run_in_pool
 
 REJECT_SCHEMA = pa.schema([(n, pa.string()) for n in
                            ("table_name", "run_id", "stage", "row_id", "reason", "message", "location", "payload")])
@@ -114,21 +118,24 @@ def _execute(ws: Workspace, stage: Stage, inputs: list[str], output: str, fp: st
              recipe_hash: str | None, workers: int | None, engine: str, console: Console) -> RunSummary:
     staging = ws.staging_dir / output
     marker = staging / "_fingerprint"
-    if staging.exists() and (not marker.exists() or marker.read_text() != fp):
-        shutil.rmtree(staging)
-    resumed = staging.exists()
-    staging.mkdir(parents=True, exist_ok=True)
-    marker.write_text(fp)
-    run_id = (json.loads((staging / "_run_id").read_text()) if resumed and (staging / "_run_id").exists()
-              else uuid.uuid4().hex[:12])
-    write_json(run_id, staging / "_run_id")
+    resumed = marker.exists() and marker.read_text() == fp and (staging / "_run_id").exists()
+    run_id = json.loads((staging / "_run_id").read_text()) if resumed else uuid.uuid4().hex[:12]
     started = datetime.now(UTC).replace(tzinfo=None)
-    input_parts = [p for name in inputs for p in ws.parts(name)]
     ws.record_run(run_id=run_id, stage=stage.name, inputs=inputs, output=output, params=stage.describe(),
                   fingerprint=fp, recipe_hash=recipe_hash, version=curate.__version__, started_at=started,
-                  status="running", message="resumed" if resumed else None)
+                  status="running", ended_at=None, message="resumed" if resumed else None)
     clock = time.monotonic()
+    units: list[Unit] = []
     try:
+        if not resumed and staging.exists():  # another stage or parameters: start again
+            shutil.rmtree(staging)
+        remove_leftovers(staging.rglob(TMP_GLOB))  # half-written shards of a killed run
+        staging.mkdir(parents=True, exist_ok=True)
+        marker.write_text(fp)
+        write_json(run_id, staging / "_run_id")
+        # the writer lock keeps every table as it is: stages see parts under `tables/<name>/` (not the
+        # version's folder), as some name a table by its folder
+        input_parts = [ws.table_dir(name) / p.name for name in inputs for p in ws.parts(name)]
         stage.workdir = staging
         units = stage.units(input_parts)
         todo = [u for u in units if not (staging / "_done" / f"{u.key}.json").exists()]
@@ -136,31 +143,41 @@ def _execute(ws: Workspace, stage: Stage, inputs: list[str], output: str, fp: st
         stage.finish(output, run_id)
         summary = _commit(ws, stage, inputs, output, fp, run_id, recipe_hash, staging, started)
     except BaseException as err:
-        stopped = isinstance(err, StageStopped)  # on purpose, and resumable: not a failure
-        ws.record_run(run_id=run_id, status="interrupted" if stopped else "failed",
-                      ended_at=datetime.now(UTC).replace(tzinfo=None),
-                      message=(err.message if stopped else f"{type(err).__name__}: {err}")[:2000])
-        raise
+        raise _ended(ws, run_id, stage, output, staging, len(units), err) from None
     summary.seconds = time.monotonic() - clock
     return summary
 
 
+def _ended(ws: Workspace, run_id: str, stage: Stage, output: str, staging: Path, n_units: int,
+           err: BaseException) -> BaseException:
+    """Record how a run that did not finish ended; returns the error to raise in its place."""
+    remove_leftovers(staging.rglob(TMP_GLOB))  # the workers are gone: free what they were writing
+    finished = f"{len(list(staging.glob('_done/*.json')))} of {n_units} shards done"
+    if isinstance(err, (Interrupted, KeyboardInterrupt)):
+        signum = getattr(err, "signum", signal.SIGINT)
+        status, message = "interrupted", f"{signal.Signals(signum).name}: {finished}"
+        err = Interrupted(signum, f"{stage.name} → {output}: {finished}")
+    elif isinstance(err, RunStopped):
+        status, message = "interrupted", f"{err.message} ({finished})"
+    else:
+        err = os_fault(err, staging) or err
+        status, message = "failed", (str(err) if isinstance(err, CurateError) else f"{type(err).__name__}: {err}")[:2000]
+    try:
+        ws.record_run(run_id=run_id, status=status, ended_at=datetime.now(UTC).replace(tzinfo=None), message=message)
+    except OSError:  # a disk too full even for the record: the next writer marks the run interrupted
+        pass
+    return err
+
+
 # ----- units ------------------------------------------------------------------------------------
-_WORKER: dict[str, Any] = {}
-
-
-def _init_worker(stage: Stage) -> None:
-    stage.setup()
-    # pool workers end without returning to us: release the stage's resources when the process exits
-    multiprocessing.util.Finalize(stage, stage.teardown, exitpriority=10)
-    _WORKER["stage"] = stage
-
-
-def _worker_run(unit: Unit, staging: str, output: str, run_id: str) -> dict[str, int]:
-    return write_shard(_WORKER["stage"], unit, Path(staging), output, run_id)
-
-
 def write_shard(stage: Stage, unit: Unit, staging: Path, output: str, run_id: str) -> dict[str, int]:
+    try:
+        return _write_shard(stage, unit, staging, output, run_id)
+    except OSError as err:  # told here, where the path is known, and as an error that crosses processes
+        raise os_fault(err, staging) or err from None
+
+
+def _write_shard(stage: Stage, unit: Unit, staging: Path, output: str, run_id: str) -> dict[str, int]:
     outcome: Outcome = stage.run_unit(unit)
     outcome.check(unit)
     kept = outcome.kept_table()
@@ -211,15 +228,8 @@ def _run_units(stage: Stage, todo: list[Unit], total: int, staging: Path, output
             finally:
                 stage.teardown()
             return
-        context = multiprocessing.get_context("spawn")  # fork would copy DuckDB and Polars thread state
-        with ProcessPoolExecutor(n_workers, mp_context=context, initializer=_init_worker,
-                                 initargs=(stage,)) as pool:
-            pending = {pool.submit(_worker_run, u, str(staging), output, run_id) for u in todo}
-            while pending:
-                finished, pending = wait(pending, return_when=FIRST_COMPLETED)
-                for future in finished:
-                    future.result()
-                    progress.advance(task)
+        for _ in run_in_pool(stage, todo, n_workers, write_shard, staging, output, run_id):
+            progress.advance(task)
 
 
 # ----- commit -----------------------------------------------------------------------------------
@@ -247,8 +257,9 @@ def _commit(ws: Workspace, stage: Stage, inputs: list[str], output: str, fp: str
             shutil.rmtree(path)
         elif path.exists():
             path.unlink()
-    replace_folder(staging, ws.table_dir(output), ws.staging_dir / f".trash-{output}-{run_id}")
-    ws.sync()  # registers the view and marks the run done from the manifest
+    ws.commit(staging, output, run_id)
+    ws.record_run(run_id=run_id, **runs.done_fields(ws.manifest(output) or {}))
+    ws.refresh_catalog()
     return summary
 
 

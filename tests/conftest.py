@@ -37,8 +37,9 @@ def put_table(ws: Workspace, name: str, table) -> None:
 
 
 def run_cli(*args: str, workspace: Path | None = None, env: dict[str, str] | None = None,
-            cwd: Path | None = None, timeout: float = 300) -> subprocess.CompletedProcess:
-    """Run `curate ARGS` as a user would, in a subprocess, with this checkout's code."""
+            cwd: Path | None = None, timeout: float = 1800) -> subprocess.CompletedProcess:
+    """Run `curate ARGS` as a user would, in a subprocess, with this checkout's code. `timeout` only guards
+    against a hang: on a loaded machine a whole recipe takes minutes."""
     full_env = {**os.environ, "PYTHONPATH": str(ROOT), "COLUMNS": "200", **(env or {})}
     if workspace is not None:
         full_env["CURATE_WORKSPACE"] = str(workspace)

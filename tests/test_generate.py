@@ -11,7 +11,7 @@ import time
 import polars as pl
 import pytest
 
-from curate.errors import CurateError, StageStopped
+from curate.errors import CurateError, RunStopped
 from curate.llm.rate import Throttle
 from curate.runner import run_stage
 from curate.stages.generate import Generate, GenerateParams
@@ -143,11 +143,11 @@ def test_a_cap_stops_cleanly_and_a_higher_cap_continues_and_the_key_never_leaks(
 def test_cost_and_token_caps_stop_the_run(ws):
     instructions(ws, "seeds", [f"plot series {i}" for i in range(8)])
     with LLMServer(answer) as server:
-        with pytest.raises(StageStopped, match="max_cost_usd reached"):
+        with pytest.raises(RunStopped, match="max_cost_usd reached"):
             run_stage(ws, Generate(params(server, max_cost_usd=0.002, concurrency=1)), ["seeds"], "gen")
         spent = server.counts["requests"]
         assert 0 < spent < 32
-        with pytest.raises(StageStopped, match="max_tokens_total reached"):
+        with pytest.raises(RunStopped, match="max_tokens_total reached"):
             run_stage(ws, Generate(params(server, max_tokens_total=1, concurrency=1)), ["seeds"], "gen")
         assert server.counts["requests"] == spent  # the tokens spent before already pass this cap
 
@@ -203,19 +203,19 @@ def test_batch_api_submits_returns_collects_and_resubmits_only_failures(ws):
 
     with LLMServer(answer, batch_polls=2, batch_plan=batch_plan) as server:
         p = params(server, batch=True)
-        with pytest.raises(StageStopped, match="submitted 20 requests"):
+        with pytest.raises(RunStopped, match="submitted 20 requests"):
             run_stage(ws, Generate(p), ["seeds"], "gen")
         assert server.counts["chat"] == 0 and server.counts["batches"] == 2  # one batch per model
-        with pytest.raises(StageStopped, match="still running"):
+        with pytest.raises(RunStopped, match="still running"):
             run_stage(ws, Generate(p), ["seeds"], "gen")
-        with pytest.raises(StageStopped, match="submitted 6 requests"):  # 4 failed and 2 expired, again
+        with pytest.raises(RunStopped, match="submitted 6 requests"):  # 4 failed and 2 expired, again
             run_stage(ws, Generate(p), ["seeds"], "gen")
         fates["first"] = False
         book = ws.root / "cache" / "batches" / "gen.json"
         state = json.loads(book.read_text())
         state["batches"][-1]["id"] = None  # as if killed before the new batch's id was written down
         book.write_text(json.dumps(state))
-        with pytest.raises(StageStopped, match="still running"):
+        with pytest.raises(RunStopped, match="still running"):
             run_stage(ws, Generate(p), ["seeds"], "gen")
         summary = run_stage(ws, Generate(p), ["seeds"], "gen")
         assert summary.kept == 20 and server.counts["batches"] == 4  # found again, not submitted twice

@@ -5,7 +5,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 
 import polars as pl
 import pytest
@@ -15,6 +14,7 @@ from curate.runner import run_stage
 from curate.stages.collect import Collect
 from curate.stages.filter import Filter
 from tests.conftest import ROOT
+from tests.progress import PATIENCE, feed, wait_for
 
 
 def make_sources(folder, files=24, rows=1500):
@@ -86,33 +86,33 @@ def test_a_failing_stage_is_recorded_and_leaves_the_old_table(ws, tmp_path):
     assert "bad" not in ws.table_names()
 
 
-def collect_cmd(src, workspace):
+def collect_cmd(paths, workspace):
     env = {**os.environ, "PYTHONPATH": str(ROOT), "CURATE_WORKERS": "1", "CURATE_WORKSPACE": str(workspace)}
-    return [sys.executable, "-m", "curate", "collect", str(src), "--kind", "text", "--as", "raw"], env
+    return [sys.executable, "-m", "curate", "collect", *map(str, paths), "--kind", "text", "--as", "raw"], env
 
 
 @pytest.mark.parametrize("kill_after", [2, 9, 18])
 def test_resume_after_sigkill_gives_the_rows_of_an_unbroken_run(tmp_path, kill_after):
-    src = make_sources(tmp_path / "src")
+    paths = sorted(make_sources(tmp_path / "src").glob("*.jsonl"))
+    # source number `kill_after` becomes a named pipe: the run stalls there, after exactly `kill_after` shards
+    slow = paths[kill_after]
+    content = slow.read_bytes()
+    slow.unlink()
+    os.mkfifo(slow)
     clean_ws, killed_ws = tmp_path / "clean", tmp_path / "killed"
-    cmd, env = collect_cmd(src, clean_ws)
+    cmd, env = collect_cmd(paths, clean_ws)
+    feed(slow, content)
     subprocess.run(cmd, env=env, check=True, capture_output=True)
 
-    cmd, env = collect_cmd(src, killed_ws)
+    cmd, env = collect_cmd(paths, killed_ws)
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     done_dir = killed_ws / "tables" / ".staging" / "raw" / "_done"
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and proc.poll() is None:
-        if done_dir.exists() and len(list(done_dir.glob("*.json"))) >= kill_after:
-            break
-        time.sleep(0.005)
-    assert proc.poll() is None, "the run finished before it could be killed"
+    wait_for(lambda: len(list(done_dir.glob("*.json"))) == kill_after, proc)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     assert not (killed_ws / "tables" / "raw").exists()
-    finished_before = len(list(done_dir.glob("*.json")))
-    assert 0 < finished_before < 24
 
+    feed(slow, content)
     result = subprocess.run(cmd, env=env, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     read = lambda w: pl.read_parquet(sorted((w / "tables" / "raw").glob("part-*.parquet")))  # noqa: E731
@@ -124,6 +124,7 @@ def test_resume_after_sigkill_gives_the_rows_of_an_unbroken_run(tmp_path, kill_a
     import duckdb
 
     con = duckdb.connect(str(killed_ws / "catalog.duckdb"), read_only=True)
+    con.execute(f"SET file_search_path = '{killed_ws}'")  # the catalog's views read paths relative to it
     statuses = con.execute("SELECT status, message FROM runs").fetchall()
     assert statuses == [("done", "resumed")]  # the resumed run keeps its run id and finishes it
 
@@ -144,11 +145,11 @@ def test_a_second_writer_waits_then_stops_with_a_clear_message(ws, tmp_path, cli
 def test_concurrent_writers_both_finish_and_the_catalog_stays_whole(tmp_path):
     src = make_sources(tmp_path / "src", files=4, rows=300)
     workspace = tmp_path / "w"
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "CURATE_WORKSPACE": str(workspace), "CURATE_LOCK_WAIT": "120"}
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "CURATE_WORKSPACE": str(workspace), "CURATE_LOCK_WAIT": str(PATIENCE)}
     procs = [subprocess.Popen([sys.executable, "-m", "curate", "collect", str(src), "--kind", "text", "--as", name],
                               env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE) for name in ("a", "b")]
     for proc in procs:
-        assert proc.wait(timeout=300) == 0, proc.stderr.read()
+        assert proc.wait(timeout=PATIENCE) == 0, proc.stderr.read()
     import duckdb
 
     con = duckdb.connect(str(workspace / "catalog.duckdb"), read_only=True)

@@ -5,14 +5,18 @@ from __future__ import annotations
 import importlib
 import os
 import pkgutil
+import shlex
+import signal
 import sys
+from typing import NoReturn
 
 import typer
 from pydantic import ValidationError
+from rich.markup import escape
 
 from curate.cli.common import console
 from curate.engines import engine_name
-from curate.errors import CurateError
+from curate.errors import CurateError, Interrupted, os_fault
 
 app = typer.Typer(
     name="curate",
@@ -43,16 +47,46 @@ for _info in pkgutil.iter_modules(__path__):
 
 
 def main() -> None:
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, _stop)
     try:
         app()
+    except Interrupted as err:
+        what = f"{err.detail}; " if err.detail else ""
+        console.print(f"[bold yellow]interrupted[/] ({signal.Signals(err.signum).name}): {escape(what)}resume with: "
+                      f"[bold]{escape(_command())}[/]", soft_wrap=True)
+        sys.exit(128 + err.signum)
     except CurateError as err:
-        console.print(f"[bold red]error:[/] {err.message}")
-        if err.hint:
-            console.print(f"  [yellow]hint:[/] {err.hint}")
-        sys.exit(2)
+        _error(err)
     except ValidationError as err:
         console.print(f"[bold red]error:[/] invalid parameters:\n{err}")
         sys.exit(2)
-    except KeyboardInterrupt:
-        console.print("[bold red]interrupted[/]: run the same command again to resume")
-        sys.exit(130)
+    except Exception as err:
+        fault = os_fault(err)  # a full disk, a read-only folder, a denied permission: not a bug
+        if fault is None:
+            raise
+        _error(fault)
+
+
+def _stop(signum: int, frame: object) -> None:
+    """The first SIGINT / SIGTERM stops the command cleanly (the runner records what was done); a second
+    one, while that cleanup runs, exits at once (workers die with this process anyway)."""
+    if _stopping:
+        os._exit(128 + signum)
+    _stopping.append(signum)
+    raise Interrupted(signum)
+
+
+_stopping: list[int] = []
+
+
+def _error(err: CurateError) -> NoReturn:
+    console.print(f"[bold red]error:[/] {escape(err.message)}", soft_wrap=True)
+    if err.hint:
+        console.print(f"  [yellow]hint:[/] {escape(err.hint)}", soft_wrap=True)
+    sys.exit(2)
+
+
+def _command() -> str:
+    """The command line as typed, to run again."""
+    return shlex.join(["curate", *sys.argv[1:]])

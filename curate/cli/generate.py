@@ -11,7 +11,7 @@ import typer
 import yaml
 
 from curate.cli.common import AsOpt, ForceOpt, WorkspaceOpt, console, print_summary, workspace
-from curate.errors import CurateError, StageStopped
+from curate.errors import CurateError, RunStopped
 from curate.runner import RunSummary, run_stage
 from curate.stage import Stage
 from curate.store import Workspace
@@ -81,7 +81,7 @@ def run_stopping_cleanly(space: Workspace, stage: Stage, inputs: list[str], outp
     """Run a model stage; a stop on purpose (a cap, a batch still out) is said plainly, exit code 3."""
     try:
         return run_stage(space, stage, inputs, output, force=force)
-    except StageStopped as stop:
+    except RunStopped as stop:
         console.print(f"[bold yellow]stopped:[/] {stop.message}")
         if stop.hint:
             console.print(f"  [yellow]next:[/] {stop.hint}")

@@ -14,6 +14,7 @@ from curate.cli.common import AsOpt, ForceOpt, WorkspaceOpt, out, print_summary,
 from curate.errors import CurateError
 from curate.runner import run_stage
 from curate.stages.filter import Filter, FilterParams
+from curate.store.catalog import check_read_only
 
 
 class Format(StrEnum):
@@ -67,6 +68,7 @@ def _size(n: float) -> str:
 def _query(space: Any, sql: str) -> tuple[list[str], list[tuple]]:
     with space.connect(read_only=True) as con:
         try:
+            check_read_only(con, sql)
             result = con.execute(sql)
         except duckdb.Error as err:
             names = space.table_names()

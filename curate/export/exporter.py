@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import glob
 import os
 import re
 import shutil
@@ -13,7 +14,7 @@ import polars as pl
 import pyarrow as pa
 from rich.progress import Progress
 
-from curate.errors import CurateError
+from curate.errors import CurateError, os_fault
 from curate.export import card as cards
 from curate.export.formats import Mapping, Plan, apply, plan
 from curate.export.images import embed, image_columns
@@ -21,7 +22,7 @@ from curate.export.lineage import lineage, recipes_of
 from curate.export.stats import GROUP_COLUMNS, LABEL_COLUMNS, SCORE_COLUMNS, summary
 from curate.export.writer import ShardWriter, portable_schema
 from curate.store import Workspace
-from curate.store.atomic import replace_folder
+from curate.store.atomic import remove_leftovers, replace_folder
 
 FORMATS = ("parquet", "jsonl", "hf")
 SPLIT_NAME = re.compile(r"^\w+(\.\w+)*$")
@@ -65,15 +66,19 @@ def export_table(ws: Workspace, table: str, out: Path, options: ExportOptions | 
     the_plan = plan(options.mapping, ws.columns(table))
     out = out.resolve()
     _check_target(out, options.overwrite)
+    for leftover in ("tmp", "old"):  # of exports to `out` killed midway
+        remove_leftovers(out.parent.glob(f".{glob.escape(out.name)}.{leftover}-*"))
     staging = out.parent / f".{out.name}.tmp-{os.getpid()}"
-    shutil.rmtree(staging, ignore_errors=True)
     try:
         files, split_files, schema, missing = _write_shards(ws, table, the_plan, options, staging, progress)
         card_path = staging / "README.md"
         _write_card(ws, table, options, schema, split_files, card_path, out.name, missing)
         replace_folder(staging, out, out.parent / f".{out.name}.old-{os.getpid()}")
-    except BaseException:
+    except BaseException as err:
         shutil.rmtree(staging, ignore_errors=True)
+        fault = os_fault(err, out.parent)
+        if fault:
+            raise fault from None
         raise
     return ExportResult(table=table, out=out, format=options.format,
                         files=[out / f.relative_to(staging) for f in files],

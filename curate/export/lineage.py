@@ -81,11 +81,8 @@ def _newer(upstream: dict[str, Any] | None, started: str | None) -> bool:
 
 
 def _runs(ws: Workspace) -> dict[str, dict[str, Any]]:
-    """The `runs` lineage rows by run id (empty when the catalog is missing)."""
-    if not ws.catalog_path.exists():
-        return {}
-    frame = ws.runs()
-    return {row["run_id"]: row for row in frame.iter_rows(named=True)}
+    """The `runs` lineage rows by run id."""
+    return {row["run_id"]: row for row in ws.runs().iter_rows(named=True)}
 
 
 def save_recipe(ws: Workspace, recipe_hash: str, text: str) -> None:

@@ -27,7 +27,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from curate.errors import CurateError, StageStopped
+from curate.errors import CurateError, RunStopped
 from curate.llm import batch as batches
 from curate.llm.answers import Extract, judge_answer, load_schema, response_format
 from curate.llm.budget import SpendLedger
@@ -238,7 +238,7 @@ class Generate(Stage):
             results = self._generate_locally(candidates)
         stopped = next((r.error for r in results if r.stopped), None)
         if stopped:
-            raise StageStopped(f"{stopped}: generate stopped; the answers so far are kept in the workspace",
+            raise RunStopped(f"{stopped}: generate stopped; the answers so far are kept in the workspace",
                                "run the same command with a higher cap to continue: nothing answered is paid again")
         return self._outcome(batch, rows, candidates, results, rejected)
 
@@ -329,10 +329,10 @@ class Generate(Stage):
         pending = [p for part in progress for p in part.pending]
         submitted = sum(p.submitted for p in progress)
         if pending:
-            raise StageStopped(f"batches still running: {', '.join(pending)}",
+            raise RunStopped(f"batches still running: {', '.join(pending)}",
                                "run the same command later to collect them")
         if submitted:
-            raise StageStopped(f"submitted {submitted:,} requests to the Batch API "
+            raise RunStopped(f"submitted {submitted:,} requests to the Batch API "
                                f"(collected {sum(p.collected for p in progress):,} answers so far)",
                                "run the same command later (batches finish within 24 h) to collect them")
 

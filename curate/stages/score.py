@@ -16,7 +16,7 @@ from typing import Any, Literal
 import polars as pl
 from pydantic import Field
 
-from curate.errors import CurateError, StageStopped
+from curate.errors import CurateError, RunStopped
 from curate.llm.client import LLMClient, Request, Result
 from curate.llm.config import LLMConfig
 from curate.llm.local import TransformersModel, model_folder, model_identity
@@ -122,7 +122,7 @@ class Score(Stage):
         params = {"logprobs": True, "top_logprobs": self.params.top_logprobs}
         results = self._client.run([Request("score", messages, params=params) for messages in prompts])
         if stopped := next((r.error for r in results if r.stopped), None):
-            raise StageStopped(f"{stopped}: score stopped; the answers so far are kept in the workspace",
+            raise RunStopped(f"{stopped}: score stopped; the answers so far are kept in the workspace",
                                "run the same command with a higher cap to continue")
         return [_from_endpoint(r, self.params.yes, self.params.no) for r in results]
 

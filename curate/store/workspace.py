@@ -1,20 +1,24 @@
-"""A workspace: a folder of Parquet tables with `catalog.duckdb` as their catalog.
+"""A workspace: a folder of Parquet tables, with `catalog.duckdb` for people who want DuckDB views of it.
 
 Layout::
 
     workspace/
-      catalog.duckdb            views over the tables, `runs` lineage, `rejects` and `filtered` views
-      tables/<name>/part-*.parquet           kept rows
-      tables/<name>/_rejects/part-*.parquet  rows that failed, with reason and payload
-      tables/<name>/_filtered/part-*.parquet rows a rule removed, with the rule
-      tables/<name>/_manifest.json           stage, parameters, fingerprint and counts of the run
-      tables/.staging/<name>/                a stage in progress (resumed shard by shard)
-      artifacts/<hash>.png                   images and screenshots, by content hash
+      catalog.duckdb            views over the tables, `runs`, `rejects`, `filtered` (for the duckdb CLI, notebooks)
+      tables/<name>             the table: a link to its current version folder, which holds
+        part-*.parquet                    kept rows
+        _rejects/part-*.parquet           rows that failed, with reason and payload
+        _filtered/part-*.parquet          rows a rule removed, with the rule
+        _manifest.json                    stage, parameters, fingerprint and counts of the run
+      tables/.<name>@<run_id>/  the versions (an old one goes once nobody reads it)
+      tables/.staging/<name>/   a stage in progress (resumed shard by shard)
+      runs/<run_id>.json        the lineage, one file per run
+      artifacts/<hash>.png      images and screenshots, by content hash
 
-The Parquet files are the truth; the catalog's views are rebuilt from them whenever a writer starts, so a
-killed run can never leave the catalog pointing at half-written data. Views use paths relative to the
-workspace: open the catalog from inside the folder (`cd workspace && duckdb catalog.duckdb`), or set
-DuckDB's `file_search_path` to it.
+The Parquet files and run records are the truth. Curate's readers never open catalog.duckdb (they build
+their views in memory from the files), so neither a running writer nor a user's DuckDB session can make
+them fail; writers refresh the catalog's views when they can. The views use paths relative to the
+workspace: open the catalog from inside the folder (`cd workspace && duckdb -readonly catalog.duckdb`), or
+set DuckDB's `file_search_path` to it.
 """
 
 from __future__ import annotations
@@ -23,6 +27,8 @@ import fcntl
 import json
 import os
 import re
+import shutil
+import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -34,21 +40,13 @@ import duckdb
 import polars as pl
 import pyarrow.parquet as pq
 
-from curate.errors import CurateError, unknown
+from curate.errors import CurateError, os_fault, unknown
+from curate.store import catalog, runs, versions
+from curate.store.atomic import TMP_GLOB, remove_leftovers
 
 CATALOG = "catalog.duckdb"
 RESERVED = {"runs", "rejects", "filtered", "tables"}
 NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
-
-RUNS_DDL = """
-CREATE TABLE IF NOT EXISTS runs (
-    run_id VARCHAR PRIMARY KEY, stage VARCHAR, inputs VARCHAR[], output VARCHAR, params JSON,
-    fingerprint VARCHAR, recipe_hash VARCHAR, version VARCHAR,
-    n_in BIGINT, n_kept BIGINT, n_filtered BIGINT, n_rejected BIGINT,
-    started_at TIMESTAMP, ended_at TIMESTAMP, status VARCHAR, message VARCHAR
-)"""
-REJECTS_COLUMNS = "table_name VARCHAR, run_id VARCHAR, stage VARCHAR, row_id VARCHAR, reason VARCHAR, message VARCHAR, location VARCHAR, payload VARCHAR"
-FILTERED_COLUMNS = "table_name VARCHAR, run_id VARCHAR, stage VARCHAR, row_id VARCHAR, reason VARCHAR, detail VARCHAR"
 
 
 @dataclass(frozen=True)
@@ -76,12 +74,16 @@ class Workspace:
         self.root = root.resolve()
         self.tables_dir = self.root / "tables"
         self.staging_dir = self.tables_dir / ".staging"
+        self.runs_dir = self.root / "runs"
         self.artifacts_dir = self.root / "artifacts"
         self.catalog_path = self.root / CATALOG
         self._lock_depth = 0
+        self._pins = versions.Pins()
+        self._noted: set[str] = set()
 
     # ----- tables -------------------------------------------------------------------------------
     def table_dir(self, name: str) -> Path:
+        """Where table `name` is read (a link to its current version)."""
         return self.tables_dir / name
 
     def table_names(self) -> list[str]:
@@ -97,10 +99,21 @@ class Workspace:
 
     def manifest(self, name: str) -> dict[str, Any] | None:
         path = self.table_dir(name) / "_manifest.json"
-        return json.loads(path.read_text()) if path.exists() else None
+        try:
+            return json.loads(path.read_text())
+        except FileNotFoundError:
+            return None
+
+    def version(self, name: str) -> Path:
+        """The folder of table `name`'s current version, pinned: no writer removes it while this object lives
+        (a long-lived reader that wants to free old versions makes a new Workspace)."""
+        version = self._pins.current(self.tables_dir, self.require(name))
+        if version is None:
+            raise unknown("table", name, self.table_names())
+        return version
 
     def parts(self, name: str) -> list[Path]:
-        return sorted(self.table_dir(self.require(name)).glob("part-*.parquet"))
+        return sorted(self.version(name).glob("part-*.parquet"))
 
     def scan(self, name: str) -> pl.LazyFrame:
         return pl.scan_parquet(self.parts(name), missing_columns="insert")
@@ -112,8 +125,8 @@ class Workspace:
         return list(pq.read_schema(self.parts(name)[0]).names)
 
     def info(self, name: str) -> TableInfo:
-        manifest = self.manifest(name) or {}
         parts = self.parts(name)
+        manifest = json.loads((parts[0].parent / "_manifest.json").read_text())  # of the version we count
         return TableInfo(
             name=name,
             rows=sum(pq.ParquetFile(p).metadata.num_rows for p in parts),
@@ -123,10 +136,18 @@ class Workspace:
             created=manifest.get("ended_at", "?"),
         )
 
+    def commit(self, staging: Path, name: str, run_id: str) -> None:
+        """Make the finished folder `staging` table `name`, in one rename; the old version goes if unread."""
+        old = versions.version_of(self.tables_dir, name)
+        versions.commit(self.tables_dir, name, staging, run_id)
+        if old is not None:
+            self._pins.release(old)  # this writer is done reading it
+        versions.prune(self.tables_dir, name)
+
     def artifact_path(self, digest: str, suffix: str = ".png") -> Path:
         return self.artifacts_dir / digest[:2] / f"{digest}{suffix}"
 
-    # ----- locking and the catalog --------------------------------------------------------------
+    # ----- the writer lock, lineage and the catalog ----------------------------------------------
     @contextmanager
     def writer(self, wait: float | None = None) -> Iterator[Workspace]:
         """Hold the workspace's writer lock: one writing command at a time, the others wait."""
@@ -138,113 +159,97 @@ class Workspace:
                 self._lock_depth -= 1
             return
         wait = float(os.environ.get("CURATE_LOCK_WAIT", "30")) if wait is None else wait
-        self.root.mkdir(parents=True, exist_ok=True)
-        with open(self.root / ".lock", "a+") as handle:
-            deadline = time.monotonic() + wait
-            while True:
-                try:
-                    fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                    break
-                except BlockingIOError:
-                    if time.monotonic() >= deadline:
-                        handle.seek(0)
-                        holder = handle.read().strip() or "another process"
-                        raise CurateError(
-                            f"workspace {self.root} is busy: {holder} is writing to it",
-                            "wait for it to finish, or raise CURATE_LOCK_WAIT (seconds to wait)",
-                        ) from None
-                    time.sleep(0.2)
-            handle.seek(0)
-            handle.truncate()
-            handle.write(f"pid {os.getpid()}")
-            handle.flush()
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+            handle = open(self.root / ".lock", "a+")
+        except OSError as err:
+            raise os_fault(err, self.root) or err from None
+        with handle:
+            self._lock(handle, wait)
             self._lock_depth = 1
             try:
-                self.sync()
+                try:
+                    self.sync()
+                except OSError as err:
+                    raise os_fault(err, self.root) or err from None
                 yield self
             finally:
                 self._lock_depth = 0
                 handle.truncate(0)
                 fcntl.flock(handle, fcntl.LOCK_UN)
 
+    def _lock(self, handle: Any, wait: float) -> None:
+        deadline = time.monotonic() + wait
+        told = False
+        while True:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                handle.seek(0)
+                holder = handle.read().strip() or "another process"
+                if time.monotonic() >= deadline:
+                    raise CurateError(
+                        f"workspace {self.root} is busy: {holder} is writing to it",
+                        "wait for it to finish, or raise CURATE_LOCK_WAIT (seconds to wait)",
+                    ) from None
+                if not told:
+                    self.note(f"waiting for {holder}, which is writing to {self.root} (up to {wait:.0f} s)")
+                    told = True
+                time.sleep(0.2)
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"pid {os.getpid()}")
+        handle.flush()
+
     @contextmanager
     def connect(self, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
-        """A DuckDB connection to the catalog; retried while another process holds the file."""
-        if read_only and not self.catalog_path.exists():
+        """DuckDB over the workspace. Read-only: an in-memory snapshot of the tables, `runs`, `rejects` and
+        `filtered` as they are now, which nothing can lock. Otherwise catalog.duckdb itself."""
+        if read_only and not (self.tables_dir.exists() or self.runs_dir.exists()):
             raise CurateError(f"no workspace at {self.root}",
                               "run `curate collect` first, or point --workspace / CURATE_WORKSPACE at one")
         if not read_only:
             self.root.mkdir(parents=True, exist_ok=True)
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                con = duckdb.connect(str(self.catalog_path), read_only=read_only)
-                break
-            except duckdb.IOException as err:
-                if "lock" not in str(err).lower() or time.monotonic() > deadline:
-                    raise
-                time.sleep(0.1)
+        pins = versions.Pins()  # held while the connection is open
+        con = catalog.snapshot(self, pins) if read_only else catalog.open_catalog(self)
         try:
-            con.execute(f"SET file_search_path = '{_sql_str(str(self.root))}'")
-            if not read_only:
-                con.execute(RUNS_DDL)
             yield con
         finally:
             con.close()
+            pins.close()
 
     def sync(self) -> None:
-        """Rebuild the catalog's views from the table folders, and close runs a kill left open."""
-        names = self.table_names()
-        with self.connect() as con:
-            existing = {r[0] for r in con.execute(
-                "SELECT view_name FROM duckdb_views() WHERE NOT internal AND schema_name = 'main'").fetchall()}
-            for view in existing - set(names) - {"rejects", "filtered"}:
-                con.execute(f'DROP VIEW "{view}"')
-            for name in names:
-                con.execute(f"CREATE OR REPLACE VIEW \"{name}\" AS SELECT * FROM "
-                            f"read_parquet('tables/{name}/part-*.parquet', union_by_name = true)")
-            for view, sub, columns in (("rejects", "_rejects", REJECTS_COLUMNS),
-                                       ("filtered", "_filtered", FILTERED_COLUMNS)):
-                if any(self.tables_dir.glob(f"*/{sub}/part-*.parquet")):
-                    body = f"SELECT * FROM read_parquet('tables/*/{sub}/part-*.parquet', union_by_name = true)"
-                else:
-                    body = "SELECT " + ", ".join(f"NULL::{c.split()[1]} AS {c.split()[0]}"
-                                                 for c in columns.split(", ")) + " WHERE false"
-                con.execute(f"CREATE OR REPLACE VIEW {view} AS {body}")
-            for name in names:
-                manifest = self.manifest(name) or {}
-                if manifest.get("run_id"):
-                    _close_run(con, manifest)
-            con.execute("UPDATE runs SET status = 'interrupted', message = 'killed before it finished' "
-                        "WHERE status = 'running'")
+        """Finish what killed writers left (a version not yet swapped in, runs still `running`, temporary
+        files), then refresh catalog.duckdb's views."""
+        versions.recover(self.tables_dir)
+        for trash in self.staging_dir.glob(".trash-*"):  # left by versions of curate before versioned tables
+            shutil.rmtree(trash, ignore_errors=True)
+        remove_leftovers(self.runs_dir.glob(TMP_GLOB))
+        committed = {m["run_id"]: m for m in map(self.manifest, self.table_names()) if m and m.get("run_id")}
+        runs.close(self.runs_dir, committed)
+        self.refresh_catalog()
+
+    def refresh_catalog(self) -> None:
+        note = catalog.refresh(self)
+        if note:
+            self.note(note)
+
+    def note(self, text: str) -> None:
+        """Tell the user something once (on stderr): a fact about the workspace, not an error."""
+        if text not in self._noted:
+            self._noted.add(text)
+            print(f"note: {text}", file=sys.stderr)
 
     def record_run(self, **fields: Any) -> None:
-        fields = {k: (json.dumps(v, sort_keys=True, default=str) if k == "params" else v) for k, v in fields.items()}
-        with self.connect() as con:
-            columns = ", ".join(fields)
-            marks = ", ".join("?" for _ in fields)
-            updates = ", ".join(f"{k} = excluded.{k}" for k in fields if k != "run_id")
-            con.execute(f"INSERT INTO runs ({columns}) VALUES ({marks}) ON CONFLICT (run_id) DO UPDATE SET {updates}",
-                        list(fields.values()))
+        """Create or update a run's lineage record (`run_id` plus any columns of `runs`)."""
+        runs.record(self.runs_dir, fields.pop("run_id"), fields)
 
     def runs(self) -> pl.DataFrame:
+        if not (self.tables_dir.exists() or self.runs_dir.exists()):
+            return pl.DataFrame()
         with self.connect(read_only=True) as con:
             return pl.from_arrow(con.sql("SELECT * FROM runs ORDER BY started_at").to_arrow_table())
-
-
-def _close_run(con: duckdb.DuckDBPyConnection, manifest: dict[str, Any]) -> None:
-    """A run whose table was committed but whose catalog row was not (killed in between) is done."""
-    counts = manifest.get("counts", {})
-    con.execute(
-        "UPDATE runs SET status = 'done', ended_at = ?, n_in = ?, n_kept = ?, n_filtered = ?, n_rejected = ? "
-        "WHERE run_id = ? AND status = 'running'",
-        [manifest.get("ended_at"), counts.get("in"), counts.get("kept"), counts.get("filtered"),
-         counts.get("rejected"), manifest["run_id"]],
-    )
-
-
-def _sql_str(text: str) -> str:
-    return text.replace("'", "''")
 
 
 def open_workspace(path: str | Path | None = None) -> Workspace:

@@ -3,6 +3,8 @@
 import gzip
 import hashlib
 import json
+import os
+import threading
 from collections import Counter
 
 import datasets
@@ -160,6 +162,18 @@ def test_missing_file_is_a_clear_error(cli, tmp_path):
     result = cli("collect", str(tmp_path / "nope.jsonl"), "--as", "q", workspace=tmp_path / "w")
     assert result.returncode == 2
     assert "no such file" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_a_device_is_refused_and_a_named_pipe_is_read_to_its_end(ws, tmp_path):
+    with pytest.raises(CurateError, match="not a file, a folder or a named pipe"):
+        run_stage(ws, Collect(CollectParams(paths=["/dev/zero"], kind="text", format="jsonl")), [], "zeros")
+    pipe = tmp_path / "stream.jsonl"
+    os.mkfifo(pipe)
+    writer = threading.Thread(target=lambda: pipe.write_bytes(_jsonl(["one", "two", "three"])))
+    writer.start()
+    summary = run_stage(ws, Collect(CollectParams(paths=[str(pipe)], kind="text")), [], "streamed")
+    writer.join()
+    assert summary.kept == 3 and sorted(ws.read("streamed")["text"]) == ["one", "three", "two"]
 
 
 # ----- hostile files: every malformed file ends as rejects with a reason, never a traceback ---------

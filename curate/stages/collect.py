@@ -52,8 +52,9 @@ class Collect(Stage):
             get_format(fmt)
             if fmt != "hf" and not path.exists():
                 raise CurateError(f"no such file or folder: {path}", "check the path; folders are read recursively")
-            if path.exists() and not (path.is_file() or path.is_dir()):  # a FIFO or a device would never end
-                raise CurateError(f"{path} is not a regular file", "give files or folders")
+            if path.exists() and not (path.is_file() or path.is_dir() or path.is_fifo()):
+                # a device such as /dev/zero would never end; a named pipe (`<(zcat …)`) ends with its writer
+                raise CurateError(f"{path} is not a file, a folder or a named pipe", "give files or folders")
             if path.exists() and not os.access(path, os.R_OK):
                 raise CurateError(f"cannot read {path}: permission denied", "check the file's permissions")
             pairs.setdefault(str(path.resolve()) if path.exists() else str(path), (path, fmt))

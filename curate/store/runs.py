@@ -6,12 +6,13 @@ notebook may hold the catalog) and readers see the lineage without opening the c
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 from pathlib import Path
 from typing import Any
 
-from curate.store.atomic import write_json
+from curate.store.atomic import write_bytes
 
 COLUMNS = (
     ("run_id", "VARCHAR"), ("stage", "VARCHAR"), ("inputs", "VARCHAR[]"), ("output", "VARCHAR"),
@@ -20,6 +21,7 @@ COLUMNS = (
     ("started_at", "TIMESTAMP"), ("ended_at", "TIMESTAMP"), ("status", "VARCHAR"), ("message", "VARCHAR"),
 )
 KILLED = "killed before it finished"
+SLACK = 4096  # blank bytes after each record: room for its final update (status, end, message) on a full disk
 
 
 def record(folder: Path, run_id: str, fields: dict[str, Any]) -> None:
@@ -27,7 +29,29 @@ def record(folder: Path, run_id: str, fields: dict[str, Any]) -> None:
     path = folder / f"{run_id}.json"
     current = _load(path) or {"run_id": run_id}
     current.update(fields, owner=process_token(os.getpid()))  # alive owner: the run is still going
-    write_json(current, path)
+    text = json.dumps(current, indent=2, sort_keys=True, default=str).encode()
+    data = text.ljust(len(text) + SLACK)  # JSON allows trailing blanks
+    try:
+        write_bytes(data, path)
+    except OSError as err:
+        if err.errno not in (errno.ENOSPC, errno.EDQUOT) or not _overwrite(path, text):
+            raise
+
+
+def _overwrite(path: Path, text: bytes) -> bool:
+    """Rewrite a record in the room its earlier version holds: on a full disk, the last word on a run (that it
+    failed, and why) still gets written. Not atomic, which only a full disk justifies."""
+    try:
+        with open(path, "r+b") as handle:
+            size = os.fstat(handle.fileno()).st_size
+            if len(text) > size:
+                return False
+            handle.write(text.ljust(size))
+            handle.flush()
+            os.fsync(handle.fileno())
+        return True
+    except OSError:
+        return False
 
 
 def load(folder: Path) -> list[dict[str, Any]]:

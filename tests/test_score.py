@@ -82,19 +82,21 @@ def test_endpoint_continues_the_assistant_prefix_of_the_swe_gym_template(ws, mon
     assistant turn to continue (vLLM's and SGLang's continue_final_message), and the score is read there."""
     monkeypatch.setenv("CURATE_TEST_KEY", "k")
     targets = [f"{JUDGED}YES</judgement>", f"{JUDGED}NO</judgement>"]
-    put_table(ws, "rm", pl.DataFrame(
-        {"id": ["a", "b"], "target": targets,
-         "messages": [conversation(c)[:-1] + [{"role": "assistant", "content": t}] for c, t in zip("ab", targets, strict=True)]},
-        schema={"id": pl.String, "target": pl.String, "messages": MESSAGE}))
+    messages = [[*conversation(c)[:-1], {"role": "assistant", "content": t}]
+                for c, t in zip("ab", targets, strict=True)]
+    put_table(ws, "rm", pl.DataFrame({"id": ["a", "b"], "target": targets, "messages": messages},
+                                     schema={"id": pl.String, "target": pl.String, "messages": MESSAGE}))
 
     def logprobs(body: dict) -> list[tuple[str, float]]:
-        return AFTER_PREFIX if body["messages"][-1] == {"role": "assistant", "content": JUDGED} else AT_TURN_START
+        continued = body["messages"][-1] == {"role": "assistant", "content": JUDGED}
+        return AFTER_PREFIX if continued else AT_TURN_START
 
     with LLMServer(logprobs=logprobs) as server:
         params = dict(model="verifier", backend="openai", base_url=server.url, api_key_env="CURATE_TEST_KEY")
         assert run_stage(ws, Score(ScoreParams(**params)), ["rm"], "scored").kept == 2
         assert all(b["continue_final_message"] is True and b["add_generation_prompt"] is False
-                   and [m["role"] for m in b["messages"]] == ["system", "user", "assistant"] for b in server.bodies)
+                   and [m["role"] for m in b["messages"]] == ["system", "user", "assistant"]
+                   for b in server.bodies)
         sent = len(server.bodies)
         run_stage(ws, Score(ScoreParams(**params, assistant_prefix="")), ["rm"], "at_turn_start")
         assert all("continue_final_message" not in b and b["messages"][-1]["role"] == "user"
@@ -105,7 +107,7 @@ def test_endpoint_continues_the_assistant_prefix_of_the_swe_gym_template(ws, mon
 
 
 def test_swe_loop_format_train_score_eval(ws, cli, tmp_path):
-    """format (yes-no and swe-gym) → train sft on a tiny local model → score with that model → eval rm."""
+    """format (yes-no and swe-gym) → train sft on a tiny local model → score with it → eval rm."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     collect_mini(ws)
@@ -131,14 +133,16 @@ def test_swe_loop_format_train_score_eval(ws, cli, tmp_path):
         summary = run_stage(ws, Score(ScoreParams(model=str(trained))), [table], f"{table}_scored")
         assert summary.kept == ws.read(table).height and summary.rejected == 0
         scored = ws.read(f"{table}_scored")
-        assert scored["rm_bound"].unique().to_list() == ["exact"] and scored["rm_score"].is_between(0, 1).all()
+        assert scored["rm_bound"].unique().to_list() == ["exact"]
+        assert scored["rm_score"].is_between(0, 1).all()
         # rm_logit_yes is log P(YES | prompt, assistant turn opened, the template's prefix written)
         row = scored.row(0, named=True)
-        prompt = tokenizer.apply_chat_template(row["messages"][:-1], tokenize=False, add_generation_prompt=True)
+        prompt = tokenizer.apply_chat_template(row["messages"][:-1], tokenize=False,
+                                               add_generation_prompt=True)
         l_yes, l_no = logprob(prompt + prefix, "YES"), logprob(prompt + prefix, "NO")
         assert row["rm_logit_yes"] == pytest.approx(l_yes, abs=1e-4)
         assert row["rm_logit_no"] == pytest.approx(l_no, abs=1e-4)
-        assert row["rm_score"] == pytest.approx(math.exp(l_yes) / (math.exp(l_yes) + math.exp(l_no)), abs=1e-5)
+        assert row["rm_score"] == pytest.approx(1 / (1 + math.exp(l_no - l_yes)), abs=1e-5)
         if prefix:  # not where a bare YES would go: the first token of the assistant turn
             assert abs(row["rm_logit_yes"] - logprob(prompt, "YES")) > 1e-3
 

@@ -29,9 +29,9 @@ def score(
     yes: Annotated[str, typer.Option("--yes", help="The answer meaning resolved, as the model writes it.")] = "YES",
     no: Annotated[str, typer.Option("--no", help="The answer meaning not resolved.")] = "NO",
     column: Annotated[str, typer.Option(help="Column of chat messages (a trailing assistant turn is dropped).")] = "messages",
-    assistant_prefix: Annotated[str | None, typer.Option(help="What the verifier writes before YES/NO, e.g. "
-                                                              "'<judgement>' (SWE-Gym); default: what the "
-                                                              "table's target column puts before the answer.")] = None,
+    assistant_prefix: Annotated[str | None, typer.Option(
+        help="What the verifier writes before YES/NO, e.g. '<judgement>' (SWE-Gym); default: what the "
+             "table's target column puts before the answer.")] = None,
     top_logprobs: Annotated[int, typer.Option(help="Top tokens asked of an endpoint (at most 20).")] = 20,
     concurrency: Annotated[int, typer.Option(help="Requests in flight (endpoint).")] = 32,
     max_requests: Annotated[int | None, typer.Option(help="Cap: requests in all, across resumed runs.")] = None,

@@ -42,9 +42,9 @@ class ScoreParams(Params):
     yes: str = Field("YES", description="The answer text that means resolved.")
     no: str = Field("NO", description="The answer text that means not resolved.")
     column: str = Field("messages", description="Chat messages; a trailing assistant turn is dropped.")
-    assistant_prefix: str | None = Field(None, description="What the verifier writes before YES/NO (SWE-Gym's "
-                                                           "'<judgement>'); default: what the table's target "
-                                                           "column puts before the answer, else nothing.")
+    assistant_prefix: str | None = Field(
+        None, description="What the verifier writes before YES/NO (SWE-Gym's '<judgement>'); default: what "
+                          "the table's target column puts before the answer, else nothing.")
     top_logprobs: int = Field(20, ge=1, le=20, description="Top tokens an endpoint returns (its maximum is 20).")
     concurrency: int = Field(32, ge=1)
     max_requests: int | None = Field(None, ge=0, description="Cap: requests in all (across resumed runs).")
@@ -153,8 +153,8 @@ def _targets(parts: list[Path]) -> list[str]:
 def _from_endpoint(result: Result, yes: str, no: str, prefix: str) -> Verdict | str:
     if not result.ok:
         if prefix and result.error.startswith("http_400"):
-            return (f"{result.error} (continuing the assistant turn {prefix!r} needs an endpoint that accepts "
-                    "continue_final_message, as vLLM and SGLang do)")
+            return (f"{result.error} (continuing the assistant turn {prefix!r} needs an endpoint that "
+                    "accepts continue_final_message, as vLLM and SGLang do)")
         return result.error
     top = (result.answer.top_logprobs or [[]])[0]
     if not top:

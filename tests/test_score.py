@@ -4,12 +4,14 @@ and the SWE loop `format` (both templates) â†’ `train sft` (tiny local model) â†
 
 from __future__ import annotations
 
+import io
 import json
 import math
 
 import polars as pl
 import pytest
 import torch
+from rich.console import Console
 
 from curate.errors import CurateError
 from curate.llm.verifier import answer_prefix
@@ -116,8 +118,11 @@ def test_swe_loop_format_train_score_eval(ws, cli, tmp_path):
     rows = [r for table in ("swe_rm", "swe_gym") for r in ws.read(table).select("messages").to_dicts()]
     base = make_tiny_model(tmp_path / "tiny", row_texts(rows), hidden_size=32, layers=1, vocab_size=400)
     trained = tmp_path / "verifier"
+    said = io.StringIO()
     train_sft(SFTParams(model=str(base), out=trained, max_steps=3, batch_size=4, split="", max_length=256),
-              ws=ws, table="swe_gym")
+              ws=ws, table="swe_gym", console=Console(file=said, width=300))
+    rows_in = ws.read("swe_gym").height  # every chat is longer than 256 tokens: its answer is cut, and said so
+    assert f"{rows_in} of {rows_in} rows are longer than --max-length 256 tokens" in said.getvalue()
     model, tokenizer = AutoModelForCausalLM.from_pretrained(trained), AutoTokenizer.from_pretrained(trained)
 
     def logprob(context: str, answer: str) -> float:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from pydantic import Field
 from rich.console import Console
@@ -38,5 +39,22 @@ def train_sft(params: SFTParams, *, ws: Workspace | None = None, table: str | No
     tracker = progress_callback(console, "sft", ("loss",))
     trainer = SFTTrainer(model=model, args=config, train_dataset=loaded.dataset, processing_class=tokenizer,
                          callbacks=[tracker])
+    warn_cut(trainer.train_dataset, len(loaded.dataset), params.max_length, console)
     return execute(trainer, tracker, kind="sft", params=params, loaded=loaded, ws=ws, table=table,
                    data_dir=data_dir, extra={}, console=console)
+
+
+def warn_cut(prepared: Any, n_rows: int, max_length: int, console: Console) -> None:
+    """Say how many rows TRL cut at `max_length`: it keeps their start, so the end of a long chat (the
+    answer a verifier is trained to write, after a long trajectory) is not trained on, or, with
+    assistant-only loss, the row is left out."""
+    if "input_ids" not in getattr(prepared, "column_names", ()):
+        return
+    cut = sum(len(ids) >= max_length for ids in prepared["input_ids"])
+    dropped = n_rows - len(prepared)
+    if cut or dropped:
+        console.print(f"[yellow]warning:[/] {cut + dropped:,} of {n_rows:,} rows are longer than --max-length "
+                      f"{max_length:,} tokens: their ends (the answer turn) are cut"
+                      + (f", {dropped:,} left out with no answer left" if dropped else "")
+                      + f". Fit them before formatting (curate tokens --count chat --template T --budget "
+                        f"{max_length}) or raise --max-length.")

@@ -122,7 +122,7 @@ def test_swe_loop_format_train_score_eval(ws, cli, tmp_path):
     train_sft(SFTParams(model=str(base), out=trained, max_steps=3, batch_size=4, split="", max_length=256),
               ws=ws, table="swe_gym", console=Console(file=said, width=300))
     rows_in = ws.read("swe_gym").height  # every chat is longer than 256 tokens: its answer is cut, and said so
-    assert f"{rows_in} of {rows_in} rows are longer than --max-length 256 tokens" in said.getvalue()
+    assert f"{rows_in} of {rows_in} chats are longer than --max-length 256 tokens" in said.getvalue()
     model, tokenizer = AutoModelForCausalLM.from_pretrained(trained), AutoTokenizer.from_pretrained(trained)
 
     def logprob(context: str, answer: str) -> float:

@@ -67,7 +67,8 @@ def answer_prefix(targets: Iterable[str], yes: str, no: str) -> str:
         found = [i for i in (target.find(w) for w in words) if i >= 0]
         if not found:
             raise CurateError(f"the target {target[:80]!r} holds neither {yes!r} nor {no!r}",
-                              "give --yes/--no as the model writes them, or --assistant-prefix TEXT")
+                              "give --yes/--no as the targets write them, or say where the answer starts "
+                              "with --assistant-prefix TEXT ('' for right after the prompt)")
         prefixes.add(target[:min(found)])
     if len(prefixes) > 1:
         shown = ", ".join(repr(p) for p in sorted(prefixes)[:3])

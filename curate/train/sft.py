@@ -9,6 +9,7 @@ from pydantic import Field
 from rich.console import Console
 
 from curate.store import Workspace
+from curate.train.data import Loaded
 from curate.train.run import (
     TrainParams,
     TrainResult,
@@ -32,6 +33,7 @@ def train_sft(params: SFTParams, *, ws: Workspace | None = None, table: str | No
     console = console or Console(stderr=True)
     loaded = load_data(ws, table, data_dir, params, "sft")
     model, tokenizer = load_model(params.model)
+    warn_cut(loaded, tokenizer, params.max_length, console)
     from trl import SFTConfig, SFTTrainer  # slow: after the checks that can fail
 
     config = SFTConfig(**common_args(params), max_length=params.max_length,
@@ -39,22 +41,20 @@ def train_sft(params: SFTParams, *, ws: Workspace | None = None, table: str | No
     tracker = progress_callback(console, "sft", ("loss",))
     trainer = SFTTrainer(model=model, args=config, train_dataset=loaded.dataset, processing_class=tokenizer,
                          callbacks=[tracker])
-    warn_cut(trainer.train_dataset, len(loaded.dataset), params.max_length, console)
     return execute(trainer, tracker, kind="sft", params=params, loaded=loaded, ws=ws, table=table,
                    data_dir=data_dir, extra={}, console=console)
 
 
-def warn_cut(prepared: Any, n_rows: int, max_length: int, console: Console) -> None:
-    """Say how many rows TRL cut at `max_length`: it keeps their start, so the end of a long chat (the
-    answer a verifier is trained to write, after a long trajectory) is not trained on, or, with
-    assistant-only loss, the row is left out."""
-    if "input_ids" not in getattr(prepared, "column_names", ()):
+def warn_cut(loaded: Loaded, tokenizer: Any, max_length: int, console: Console) -> None:
+    """Say how many chats are longer than `max_length`: TRL keeps their start, so their end (the answer a
+    verifier is trained to write, after a long trajectory) is not trained on, or, with assistant-only loss,
+    the row is left out. Counted through the chat template, as TRL tokenizes them."""
+    if loaded.format != "messages" or not getattr(tokenizer, "chat_template", None):
         return
-    cut = sum(len(ids) >= max_length for ids in prepared["input_ids"])
-    dropped = n_rows - len(prepared)
-    if cut or dropped:
-        console.print(f"[yellow]warning:[/] {cut + dropped:,} of {n_rows:,} rows are longer than --max-length "
-                      f"{max_length:,} tokens: their ends (the answer turn) are cut"
-                      + (f", {dropped:,} left out with no answer left" if dropped else "")
-                      + f". Fit them before formatting (curate tokens --count chat --template T --budget "
-                        f"{max_length}) or raise --max-length.")
+    chats = tokenizer.apply_chat_template(list(loaded.dataset["messages"]), tokenize=True, return_dict=True)
+    cut = sum(len(ids) > max_length for ids in chats["input_ids"])
+    if cut:
+        console.print(f"[yellow]warning:[/] {cut:,} of {len(loaded.dataset):,} chats are longer than "
+                      f"--max-length {max_length:,} tokens: TRL cuts their end, the answer turn. Fit them "
+                      f"before formatting (curate tokens --count chat --template T --budget {max_length}) or "
+                      "raise --max-length.")

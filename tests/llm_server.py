@@ -6,6 +6,8 @@ depends on them:
 - `POST /v1/chat/completions`: `n` choices, `max_tokens` / `max_completion_tokens` (a longer answer is cut
   and ends with `finish_reason: "length"`), `logprobs` / `top_logprobs`, `usage`, refusals
   (`message.refusal`) and `finish_reason: "content_filter"`, `response_format` passed to the responder;
+  vLLM's prefill (`continue_final_message`: the last message must be the assistant's, and
+  `add_generation_prompt` false, else a 400 as vLLM answers);
   an unknown model is a 404 when `models` are given; a wrong key a 401 when `api_key` is given.
 - `POST /v1/embeddings`, `GET /v1/models`.
 - The Batch API: `POST /v1/files` (multipart upload), `GET /v1/files/{id}/content`, `POST /v1/batches`,
@@ -235,7 +237,10 @@ class LLMServer:
             return self._retrieve_batch(path.split("/batches/")[1].split("/")[0])
         if method != "POST" or not path.endswith(("/chat/completions", "/embeddings")):
             return 404, {}, _error("not found", "not_found")
-        return await self._answer(json.loads(raw or b"{}"), embeddings=path.endswith("/embeddings"))
+        body = json.loads(raw or b"{}")
+        if problem := _continuation_problem(body):
+            return 400, {}, _error(problem, "invalid_request")
+        return await self._answer(body, embeddings=path.endswith("/embeddings"))
 
     async def _answer(self, body: dict[str, Any], embeddings: bool = False) -> tuple[int, dict[str, str], bytes]:
         with self._lock:
@@ -411,6 +416,17 @@ class LLMServer:
 
 def _public(batch: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in batch.items() if not k.startswith("_")}
+
+
+def _continuation_problem(body: dict[str, Any]) -> str | None:
+    """What vLLM refuses in a request that continues the final message (SGLang ignores the second flag)."""
+    if not body.get("continue_final_message"):
+        return None
+    if body.get("add_generation_prompt", True):
+        return "Cannot set both `add_generation_prompt` and `continue_final_message` to True."
+    if not body.get("messages") or body["messages"][-1].get("role") != "assistant":
+        return "continue_final_message is set but the final message is not the assistant's"
+    return None
 
 
 def _error(message: str, code: str) -> bytes:

@@ -1,15 +1,20 @@
 """`curate score`: a verifier's P(YES) from an endpoint's top logprobs (with bounds) and from a local model's
-exact logits; and the SWE loop `format` → `train sft` (tiny local model) → `score` → `eval rm`."""
+exact logits, read after the assistant prefix the template writes (`<judgement>` for SWE-Gym's verifier);
+and the SWE loop `format` (both templates) → `train sft` (tiny local model) → `score` → `eval rm`."""
 
 from __future__ import annotations
 
+import io
 import json
 import math
 
 import polars as pl
 import pytest
 import torch
+from rich.console import Console
 
+from curate.errors import CurateError
+from curate.llm.verifier import answer_prefix
 from curate.runner import run_stage
 from curate.stages.format import Format, FormatParams
 from curate.stages.score import Score, ScoreParams
@@ -58,40 +63,95 @@ def test_endpoint_scores_from_top_logprobs_with_bounds(ws, monkeypatch):
     assert rows["neither"]["rm_bound"] == "unknown" and rows["neither"]["rm_score"] is None
 
 
-def test_swe_loop_format_train_score_eval(ws, cli, tmp_path):
-    """format → train sft on a tiny local model → score with that model → eval rm --score-column rm_score."""
-    collect_mini(ws)
-    run_stage(ws, Format(FormatParams(style="classification")), ["mini"], "swe_rm")
-    frame = ws.read("swe_rm")
-    base = make_tiny_model(tmp_path / "tiny", row_texts(frame.select("messages").to_dicts()), hidden_size=32,
-                           layers=1, vocab_size=400)
-    trained = tmp_path / "verifier"
-    train_sft(SFTParams(model=str(base), out=trained, max_steps=3, batch_size=4, split="", max_length=256),
-              ws=ws, table="swe_rm")
-    summary = run_stage(ws, Score(ScoreParams(model=str(trained))), ["swe_rm"], "swe_scored")
-    assert summary.kept == frame.height and summary.rejected == 0
-    scored = ws.read("swe_scored")
-    assert scored["rm_bound"].unique().to_list() == ["exact"] and scored["rm_score"].is_between(0, 1).all()
+JUDGED = "<judgement>"
+AFTER_PREFIX = [("YES", -0.4), ("NO", -1.3), ("</", -3.0)]  # what follows "<judgement>"
+AT_TURN_START = [("<", -0.05), ("YES", -4.0), ("NO", -5.0)]  # a fresh assistant turn starts with the tag
 
-    # rm_logit_yes is log P(YES | prompt, assistant turn opened) from the model's own logits; this
-    # tokenizer spells YES in several tokens (Y, E, S), so it is the sum over them
+
+def test_answer_prefix_is_what_the_targets_write_before_the_answer():
+    assert answer_prefix(["YES", "NO"], "YES", "NO") == ""
+    assert answer_prefix(["<judgement>YES</judgement>", "<judgement>NO</judgement>"], "YES", "NO") == JUDGED
+    assert answer_prefix(["<judgement>NO</judgement>"], "YES", "NO") == JUDGED  # one class is enough
+    assert answer_prefix([], "YES", "NO") == ""
+    with pytest.raises(CurateError, match="different text before the answer"):
+        answer_prefix(["YES", "<judgement>NO</judgement>"], "YES", "NO")
+    with pytest.raises(CurateError, match="neither"):
+        answer_prefix(["Resolved"], "YES", "NO")
+
+
+def test_endpoint_continues_the_assistant_prefix_of_the_swe_gym_template(ws, monkeypatch):
+    """The swe-gym target is `<judgement>YES</judgement>`: the endpoint gets `<judgement>` as a partial
+    assistant turn to continue (vLLM's and SGLang's continue_final_message), and the score is read there."""
+    monkeypatch.setenv("CURATE_TEST_KEY", "k")
+    targets = [f"{JUDGED}YES</judgement>", f"{JUDGED}NO</judgement>"]
+    messages = [[*conversation(c)[:-1], {"role": "assistant", "content": t}]
+                for c, t in zip("ab", targets, strict=True)]
+    put_table(ws, "rm", pl.DataFrame({"id": ["a", "b"], "target": targets, "messages": messages},
+                                     schema={"id": pl.String, "target": pl.String, "messages": MESSAGE}))
+
+    def logprobs(body: dict) -> list[tuple[str, float]]:
+        continued = body["messages"][-1] == {"role": "assistant", "content": JUDGED}
+        return AFTER_PREFIX if continued else AT_TURN_START
+
+    with LLMServer(logprobs=logprobs) as server:
+        params = dict(model="verifier", backend="openai", base_url=server.url, api_key_env="CURATE_TEST_KEY")
+        assert run_stage(ws, Score(ScoreParams(**params)), ["rm"], "scored").kept == 2
+        assert all(b["continue_final_message"] is True and b["add_generation_prompt"] is False
+                   and [m["role"] for m in b["messages"]] == ["system", "user", "assistant"]
+                   for b in server.bodies)
+        sent = len(server.bodies)
+        run_stage(ws, Score(ScoreParams(**params, assistant_prefix="")), ["rm"], "at_turn_start")
+        assert all("continue_final_message" not in b and b["messages"][-1]["role"] == "user"
+                   for b in server.bodies[sent:])
+    after = math.exp(-0.4) / (math.exp(-0.4) + math.exp(-1.3))
+    assert ws.read("scored")["rm_score"].to_list() == pytest.approx([after, after])
+    assert ws.read("at_turn_start")["rm_score"].to_list() == pytest.approx([1 / (1 + math.exp(-1.0))] * 2)
+
+
+def test_swe_loop_format_train_score_eval(ws, cli, tmp_path):
+    """format (yes-no and swe-gym) → train sft on a tiny local model → score with it → eval rm."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
+    collect_mini(ws)
+    run_stage(ws, Format(FormatParams(style="classification")), ["mini"], "swe_rm")
+    run_stage(ws, Format(FormatParams(style="classification", template="swe-gym")), ["mini"], "swe_gym")
+    rows = [r for table in ("swe_rm", "swe_gym") for r in ws.read(table).select("messages").to_dicts()]
+    base = make_tiny_model(tmp_path / "tiny", row_texts(rows), hidden_size=32, layers=1, vocab_size=400)
+    trained = tmp_path / "verifier"
+    said = io.StringIO()
+    train_sft(SFTParams(model=str(base), out=trained, max_steps=3, batch_size=4, split="", max_length=256),
+              ws=ws, table="swe_gym", console=Console(file=said, width=300))
+    rows_in = ws.read("swe_gym").height  # every chat is longer than 256 tokens: its answer is cut, and said so
+    assert f"{rows_in} of {rows_in} chats are longer than --max-length 256 tokens" in said.getvalue()
     model, tokenizer = AutoModelForCausalLM.from_pretrained(trained), AutoTokenizer.from_pretrained(trained)
-    row = scored.row(0, named=True)
-    prompt = tokenizer.apply_chat_template(row["messages"][:-1], tokenize=False, add_generation_prompt=True)
-    start = len(tokenizer(prompt, add_special_tokens=False)["input_ids"])
 
-    def logprob(answer: str) -> float:
-        ids = tokenizer(prompt + answer, add_special_tokens=False)["input_ids"]
+    def logprob(context: str, answer: str) -> float:
+        """log P(answer | context) from the model's own logits; this tokenizer spells YES in several
+        tokens (Y, E, S), so it is the sum over them."""
+        start = len(tokenizer(context, add_special_tokens=False)["input_ids"])
+        ids = tokenizer(context + answer, add_special_tokens=False)["input_ids"]
         with torch.no_grad():
             steps = torch.log_softmax(model(input_ids=torch.tensor([ids])).logits[0], dim=-1)
         return sum(float(steps[t - 1, ids[t]]) for t in range(start, len(ids)))
-    l_yes, l_no = logprob("YES"), logprob("NO")
-    assert row["rm_logit_yes"] == pytest.approx(l_yes, abs=1e-4) and row["rm_logit_no"] == pytest.approx(l_no, abs=1e-4)
-    assert row["rm_score"] == pytest.approx(math.exp(l_yes) / (math.exp(l_yes) + math.exp(l_no)), abs=1e-5)
 
-    done = cli("eval", "rm", "swe_scored", "--score-column", "rm_score", workspace=ws.root)
+    for table, prefix in (("swe_rm", ""), ("swe_gym", JUDGED)):
+        summary = run_stage(ws, Score(ScoreParams(model=str(trained))), [table], f"{table}_scored")
+        assert summary.kept == ws.read(table).height and summary.rejected == 0
+        scored = ws.read(f"{table}_scored")
+        assert scored["rm_bound"].unique().to_list() == ["exact"]
+        assert scored["rm_score"].is_between(0, 1).all()
+        # rm_logit_yes is log P(YES | prompt, assistant turn opened, the template's prefix written)
+        row = scored.row(0, named=True)
+        prompt = tokenizer.apply_chat_template(row["messages"][:-1], tokenize=False,
+                                               add_generation_prompt=True)
+        l_yes, l_no = logprob(prompt + prefix, "YES"), logprob(prompt + prefix, "NO")
+        assert row["rm_logit_yes"] == pytest.approx(l_yes, abs=1e-4)
+        assert row["rm_logit_no"] == pytest.approx(l_no, abs=1e-4)
+        assert row["rm_score"] == pytest.approx(1 / (1 + math.exp(l_no - l_yes)), abs=1e-5)
+        if prefix:  # not where a bare YES would go: the first token of the assistant turn
+            assert abs(row["rm_logit_yes"] - logprob(prompt, "YES")) > 1e-3
+
+    done = cli("eval", "rm", "swe_gym_scored", "--score-column", "rm_score", workspace=ws.root)
     assert done.returncode == 0, done.stderr
-    metrics = json.loads((ws.root / "reports" / "eval_rm" / "swe_scored" / "metrics.json").read_text())
-    assert metrics["n_scored"] == frame.height and 0 <= metrics["auc"] <= 1
+    metrics = json.loads((ws.root / "reports" / "eval_rm" / "swe_gym_scored" / "metrics.json").read_text())
+    assert metrics["n_scored"] == ws.read("swe_gym").height and 0 <= metrics["auc"] <= 1

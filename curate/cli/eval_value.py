@@ -64,7 +64,8 @@ def eval_value(
         help="Columns of --responses that tell runs apart, comma-separated (default: gen_model,gen_sample "
              "where present; '' for one run).")] = None,
     tokens_column: Annotated[str | None, typer.Option(
-        help="Column of --responses with response lengths (default: n_tokens, gen_completion_tokens, ...).")] = None,
+        help="Column of --responses with response lengths (default: the first of gen_completion_tokens, "
+             "completion_tokens, n_tokens).")] = None,
     tokenizer: Annotated[str | None, typer.Option(
         help="Count response lengths with this tokenizer (path or name; 'estimate' = bytes/4) where none are given.")] = None,
     split: Annotated[str | None, typer.Option(help="Score only rows of this split (the split column).")] = None,

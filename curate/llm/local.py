@@ -112,8 +112,10 @@ class TransformersModel:
         return answers
 
     # ----- scoring ---------------------------------------------------------------------------------------
-    def answer_logprobs(self, conversations: list[list[dict[str, Any]]], answers: Sequence[str]) -> list[list[float]]:
-        """log P(answer | conversation, assistant turn opened) for each answer, from exact logits.
+    def answer_logprobs(self, conversations: list[list[dict[str, Any]]], answers: Sequence[str],
+                        prefix: str = "") -> list[list[float]]:
+        """log P(answer | conversation, assistant turn opened, `prefix` written) for each answer, from exact
+        logits (`prefix`: what the model writes before its answer, e.g. SWE-Gym's `<judgement>`).
 
         The answer is tokenised together with the prompt and split where the prompt's own tokens end, so
         a tokenizer that merges across the boundary (a space, a newline before "YES") is handled, and an
@@ -121,7 +123,7 @@ class TransformersModel:
         """
         items: list[tuple[tuple[int, ...], tuple[int, ...]]] = []
         for messages in conversations:
-            prompt = self.prompt(messages)
+            prompt = self.prompt(messages) + prefix
             base = self.tokenizer(prompt, add_special_tokens=False)["input_ids"]
             for answer in answers:
                 full = self.tokenizer(prompt + answer, add_special_tokens=False)["input_ids"]

@@ -6,14 +6,19 @@ they are exact. From an endpoint they come from `top_logprobs` of the first answ
 spell the answer with or without surrounding spaces (" YES", "YES") are summed. When one answer is not
 among the top k, its log-probability is at most the smallest one returned, so the score is a bound:
 an upper bound when YES is missing, a lower bound when NO is, and unknown when both are.
+
+A verifier trained to write something before its answer (SWE-Gym's `<judgement>YES</judgement>`) is read
+at the answer's position: after the assistant turn is opened and that prefix written (`answer_prefix`).
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Literal
 
+from curate.errors import CurateError
 from curate.rewards.swe import yes_no_score
 
 Bound = Literal["exact", "upper", "lower", "unknown"]
@@ -51,3 +56,22 @@ def _spelled(top: list[tuple[str, float]], word: str) -> float | None:
         return None
     peak = max(found)
     return peak + math.log(sum(math.exp(p - peak) for p in found))
+
+
+def answer_prefix(targets: Iterable[str], yes: str, no: str) -> str:
+    """The text the training targets put before the answer: `<judgement>` for SWE-Gym's verifier, nothing
+    for a bare YES / NO. Every target must agree, or the position to score at is unknown."""
+    words = [w.strip() for w in (yes, no)]
+    prefixes: set[str] = set()
+    for target in targets:
+        found = [i for i in (target.find(w) for w in words) if i >= 0]
+        if not found:
+            raise CurateError(f"the target {target[:80]!r} holds neither {yes!r} nor {no!r}",
+                              "give --yes/--no as the targets write them, or say where the answer starts "
+                              "with --assistant-prefix TEXT ('' for right after the prompt)")
+        prefixes.add(target[:min(found)])
+    if len(prefixes) > 1:
+        shown = ", ".join(repr(p) for p in sorted(prefixes)[:3])
+        raise CurateError(f"the targets write different text before the answer ({shown})",
+                          "say where the answer starts with --assistant-prefix TEXT")
+    return prefixes.pop() if prefixes else ""

@@ -30,7 +30,9 @@ from curate.tokens import TokenCounter
 _TRUE = {"true", "1", "yes", "y", "t"}
 _FALSE = {"false", "0", "no", "n", "f"}
 AVERAGED = ("accuracy", "h_accuracy", "mean_tokens", "value_density", "accuracy_top", "accuracy_bottom")
-TOKEN_COLUMNS = ("n_tokens", "gen_completion_tokens", "completion_tokens", "gen_tokens")
+# the answer's own length first: `generate` carries the input's columns over, so an `n_tokens` beside
+# `gen_completion_tokens` counts the question, not the answer
+TOKEN_COLUMNS = ("gen_completion_tokens", "completion_tokens", "gen_tokens", "n_tokens")
 RUN_COLUMNS = ("gen_model", "gen_sample")
 
 

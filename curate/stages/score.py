@@ -1,11 +1,17 @@
 """`score`: a generative verifier's probability that each row's answer is YES (SWE-RM's reward model).
 
 Reads the `messages` that `format` writes (classification style), drops the assistant turn (the target),
-and asks the model for the next token: `rm_score = exp(l_YES) / (exp(l_YES) + exp(l_NO))`, with
+and asks the model for the answer's token: `rm_score = exp(l_YES) / (exp(l_YES) + exp(l_NO))`, with
 `rm_logit_yes`, `rm_logit_no` (log-probabilities) and `rm_bound` (`exact`, or how an endpoint's top-k
 bounds it: `upper`, `lower`, `unknown`; see `curate.llm.verifier`). Backends: a local `transformers`
 model (exact logits), or an OpenAI-compatible endpoint that returns `logprobs` (vLLM, SGLang, OpenAI),
 whose answers are cached in the workspace like every paid answer.
+
+The answer is read where the verifier writes it: after the assistant prefix its targets put before YES/NO
+(`<judgement>` with the `swe-gym` template; nothing with `yes-no`), taken from the table's `target` column
+unless `assistant_prefix` is given. A local model reads it after the prompt and the prefix; an endpoint
+gets the prefix as a partial assistant turn to continue (`continue_final_message`, which vLLM and SGLang
+accept, with vLLM's `add_generation_prompt: false`).
 """
 
 from __future__ import annotations
@@ -21,7 +27,7 @@ from curate.llm.client import LLMClient, Request, Result
 from curate.llm.config import LLMConfig
 from curate.llm.local import TransformersModel, model_folder, model_identity
 from curate.llm.stage import stage_client
-from curate.llm.verifier import Verdict, exact, from_top_logprobs
+from curate.llm.verifier import Verdict, answer_prefix, exact, from_top_logprobs
 from curate.stage import Outcome, Params, Reject, Stage, Unit, read_unit
 
 RM_COLUMNS: dict[str, pl.DataType] = {"rm_score": pl.Float64, "rm_logit_yes": pl.Float64,
@@ -36,6 +42,9 @@ class ScoreParams(Params):
     yes: str = Field("YES", description="The answer text that means resolved.")
     no: str = Field("NO", description="The answer text that means not resolved.")
     column: str = Field("messages", description="Chat messages; a trailing assistant turn is dropped.")
+    assistant_prefix: str | None = Field(
+        None, description="What the verifier writes before YES/NO (SWE-Gym's '<judgement>'); default: what "
+                          "the table's target column puts before the answer, else nothing.")
     top_logprobs: int = Field(20, ge=1, le=20, description="Top tokens an endpoint returns (its maximum is 20).")
     concurrency: int = Field(32, ge=1)
     max_requests: int | None = Field(None, ge=0, description="Cap: requests in all (across resumed runs).")
@@ -55,6 +64,7 @@ class Score(Stage):
         super().__init__(params, **kwargs)
         self._model: TransformersModel | None = None
         self._client: LLMClient | None = None
+        self.prefix = self.params.assistant_prefix or ""  # the answer is scored after this text
 
     def describe(self) -> dict[str, Any]:
         return {k: v for k, v in super().describe().items()
@@ -86,6 +96,8 @@ class Score(Stage):
                          max_requests=p.max_requests, temperature=0.0, max_tokens=1)
 
     def units(self, input_parts: list[Path]) -> list[Unit]:
+        if self.params.assistant_prefix is None:
+            self.prefix = answer_prefix(_targets(input_parts), self.params.yes, self.params.no)
         if self.params.backend == "openai":
             LLMClient(self._config()).preflight()
         return super().units(input_parts)
@@ -117,18 +129,32 @@ class Score(Stage):
         if not prompts:
             return []
         if self._model is not None:
-            scored = self._model.answer_logprobs(prompts, [self.params.yes, self.params.no])
+            scored = self._model.answer_logprobs(prompts, [self.params.yes, self.params.no], self.prefix)
             return [exact(l_yes, l_no) for l_yes, l_no in scored]
-        params = {"logprobs": True, "top_logprobs": self.params.top_logprobs}
+        params: dict[str, Any] = {"logprobs": True, "top_logprobs": self.params.top_logprobs}
+        if self.prefix:  # the server writes the prefix as the start of the answer and continues it
+            params["extra_body"] = {"continue_final_message": True, "add_generation_prompt": False}
+            prompts = [[*messages, {"role": "assistant", "content": self.prefix}] for messages in prompts]
         results = self._client.run([Request("score", messages, params=params) for messages in prompts])
         if stopped := next((r.error for r in results if r.stopped), None):
             raise RunStopped(f"{stopped}: score stopped; the answers so far are kept in the workspace",
                                "run the same command with a higher cap to continue")
-        return [_from_endpoint(r, self.params.yes, self.params.no) for r in results]
+        return [_from_endpoint(r, self.params.yes, self.params.no, self.prefix) for r in results]
 
 
-def _from_endpoint(result: Result, yes: str, no: str) -> Verdict | str:
+def _targets(parts: list[Path]) -> list[str]:
+    """The distinct answers `format` wrote as targets (none when the table has no `target` column)."""
+    frame = pl.scan_parquet(parts) if parts else None
+    if frame is None or "target" not in frame.collect_schema().names():
+        return []
+    return frame.select(pl.col("target").drop_nulls().unique()).collect()["target"].to_list()
+
+
+def _from_endpoint(result: Result, yes: str, no: str, prefix: str) -> Verdict | str:
     if not result.ok:
+        if prefix and result.error.startswith("http_400"):
+            return (f"{result.error} (continuing the assistant turn {prefix!r} needs an endpoint that "
+                    "accepts continue_final_message, as vLLM and SGLang do)")
         return result.error
     top = (result.answer.top_logprobs or [[]])[0]
     if not top:

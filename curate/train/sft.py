@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from pydantic import Field
 from rich.console import Console
 
 from curate.store import Workspace
+from curate.train.data import Loaded
 from curate.train.run import (
     TrainParams,
     TrainResult,
@@ -31,6 +33,7 @@ def train_sft(params: SFTParams, *, ws: Workspace | None = None, table: str | No
     console = console or Console(stderr=True)
     loaded = load_data(ws, table, data_dir, params, "sft")
     model, tokenizer = load_model(params.model)
+    warn_cut(loaded, tokenizer, params.max_length, console)
     from trl import SFTConfig, SFTTrainer  # slow: after the checks that can fail
 
     config = SFTConfig(**common_args(params), max_length=params.max_length,
@@ -40,3 +43,18 @@ def train_sft(params: SFTParams, *, ws: Workspace | None = None, table: str | No
                          callbacks=[tracker])
     return execute(trainer, tracker, kind="sft", params=params, loaded=loaded, ws=ws, table=table,
                    data_dir=data_dir, extra={}, console=console)
+
+
+def warn_cut(loaded: Loaded, tokenizer: Any, max_length: int, console: Console) -> None:
+    """Say how many chats are longer than `max_length`: TRL keeps their start, so their end (the answer a
+    verifier is trained to write, after a long trajectory) is not trained on, or, with assistant-only loss,
+    the row is left out. Counted through the chat template, as TRL tokenizes them."""
+    if loaded.format != "messages" or not getattr(tokenizer, "chat_template", None):
+        return
+    chats = tokenizer.apply_chat_template(list(loaded.dataset["messages"]), tokenize=True, return_dict=True)
+    cut = sum(len(ids) > max_length for ids in chats["input_ids"])
+    if cut:
+        console.print(f"[yellow]warning:[/] {cut:,} of {len(loaded.dataset):,} chats are longer than "
+                      f"--max-length {max_length:,} tokens: TRL cuts their end, the answer turn. Fit them "
+                      f"before formatting (curate tokens --count chat --template T --budget {max_length}) or "
+                      "raise --max-length.")

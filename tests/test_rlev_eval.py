@@ -15,7 +15,7 @@ from PIL import Image
 from curate.errors import CurateError
 from curate.llm import LLMConfig
 from curate.rlev.answers import reference_check
-from curate.rlev.evaluate import runs_from_table
+from curate.rlev.evaluate import runs_from_table, score_run
 from curate.rlev.metrics import value_buckets, value_scores
 from curate.runner import run_stage
 from curate.stages.value import Value, ValueParams
@@ -198,6 +198,21 @@ def test_eval_value_reads_responses_from_a_table(valued, tmp_path, cli):
     assert result.returncode == 2 and "more than one answer" in result.stderr and "--run-by" in result.stderr
     with pytest.raises(CurateError, match="gen_text"):
         runs_from_table("answers", valued.read("answers"), response_column="text")
+
+
+def test_answers_the_generate_stage_filtered_count_as_wrong(valued):
+    """A cut-off or refused answer is an answer: left out, it would lift Acc; the paper counts it wrong."""
+    frame = valued.read("v").sort("points", descending=True)
+    ids = list(frame["id"])
+    kept = pl.DataFrame([{"gen_group": i, "gen_model": "m", "gen_sample": 0, "gen_text": t, "gen_completion_tokens": 10}
+                         for i, t in zip(ids[1:], ["AC", r"\boxed{0.5}", "6 N", "7"], strict=True)])
+    cut = [{"gen_group": ids[0], "gen_model": "m", "gen_sample": 0, "reason": "truncated", "gen_completion_tokens": 50}]
+    (counted,) = runs_from_table("answers", kept, filtered=cut)
+    (skipped,) = runs_from_table("answers", kept)
+    with_cut, without = score_run(frame, counted), score_run(frame, skipped)
+    assert with_cut.scores.n == 5 and with_cut.checks["filtered"] == 1 and with_cut.scores.accuracy == 0.8
+    assert without.scores.n == 4 and without.scores.accuracy == 1.0
+    assert with_cut.scores.mean_tokens == pytest.approx((4 * 10 + 50) / 5)
 
 
 def test_predicted_values_through_an_openai_compatible_server(ws):

@@ -82,3 +82,21 @@ def test_generate_then_eval_value_from_the_answers_table(ws, cli):
     assert [r["h_accuracy"] for r in runs.values()] == pytest.approx([0.6, 0.4])
     assert figures["accuracy"] == pytest.approx(0.5) and figures["h_accuracy"] == pytest.approx(0.5)
     assert figures["value_density"] == pytest.approx(sum(densities) / 2)  # the mean of the per-run densities
+
+
+def test_answers_cut_by_the_token_limit_count_as_wrong(ws, cli):
+    """`generate` filters a truncated answer; `eval value` still counts it, as not correct."""
+    run_stage(ws, Value(ValueParams()), [make_table(ws, EXAM)], "valued")
+    with LLMServer(responder) as server:
+        # 9 tokens = 36 characters: sample 0's answers to the first two questions are cut
+        done = cli("generate", "valued", "--as", "answers", "--model", "m", "--base-url", server.url,
+                   "--api-key-env", KEY, "--prompt", "{{ question }}", "--n", "2", "--seed", "0", "--max-tokens", "9",
+                   workspace=ws.root, env={KEY: "k"})
+        assert done.returncode == 0, done.stderr
+    assert ws.read("answers").height == 6
+    done = cli("eval", "value", "valued", "--responses", "answers", "--json", workspace=ws.root)
+    assert done.returncode == 0, done.stderr
+    assert "2 answers of 'answers' were filtered (truncated 2)" in " ".join(done.stderr.split())
+    first, second = json.loads(done.stdout)["runs"]
+    assert first["checks"] == {"rules": 2, "filtered": 2} and first["h_accuracy"] == pytest.approx(0.2)
+    assert second["checks"] == {"rules": 4} and second["h_accuracy"] == pytest.approx(0.4)

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import json
 import math
+from collections import Counter
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import polars as pl
 import typer
@@ -25,6 +26,7 @@ from curate.rlev.evaluate import (
 )
 from curate.rlev.llm import client as llm_client
 from curate.rlev.metrics import plot_buckets
+from curate.store import Workspace
 from curate.tokens import load_counter
 
 
@@ -73,6 +75,9 @@ def eval_value(
         help="PNG of accuracy by value bucket, all runs pooled (default: beside the first predictions file, "
              "else reports/NAME.value_buckets.png in the workspace).")] = None,
     report: Annotated[Path | None, typer.Option(help="Also write the figures as JSON here.")] = None,
+    skip_filtered: Annotated[bool, typer.Option(
+        help="Leave out answers the --responses table's stage filtered (truncated, refused, empty, ...) instead "
+             "of counting them as not correct.")] = False,
     buckets: Annotated[int, typer.Option(min=1, help="Value buckets in the plot.")] = 5,
     share: Annotated[float, typer.Option(min=0.01, max=0.5, help="Share of questions in the top and bottom groups.")] = 0.2,
     rel_tol: Annotated[float, typer.Option(help="Relative tolerance when comparing numbers.")] = 1e-4,
@@ -105,7 +110,14 @@ def eval_value(
     runs = [read_predictions(p) for p in predictions or []]
     by = None if run_by is None else [c.strip() for c in run_by.split(",") if c.strip()]
     for source in responses or []:
-        runs += runs_from_table(source, space.read(space.require(source)), response_column, key, by, tokens_column)
+        cut = [] if skip_filtered else _filtered(space, source)
+        runs += runs_from_table(source, space.read(space.require(source)), response_column, key, by, tokens_column,
+                                filtered=cut)
+        if cut:
+            reasons = Counter(d["reason"] for d in cut)
+            console.print(f"[yellow]note:[/] {len(cut)} answers of {source!r} were filtered "
+                          f"({', '.join(f'{r} {n}' for r, n in reasons.most_common())}): each counts as not correct "
+                          "(--skip-filtered leaves them out)")
     judge = None
     if judge_model:
         judge = llm_client(LLMConfig(model=judge_model, base_url=base_url, api_key_env=api_key_env,
@@ -147,6 +159,13 @@ def eval_value(
         out.print(f"judge: asked {figures['judged']}, judged correct {figures['judged_correct']}, "
                   f"failed {figures['judge_failed']}")
     console.print(f"plot: {plot}")
+
+
+def _filtered(space: Workspace, table: str) -> list[dict[str, Any]]:
+    """The details of the rows `table`'s stage filtered, each with its reason."""
+    with space.connect(read_only=True) as con:
+        found = con.execute("SELECT reason, detail FROM filtered WHERE table_name = ?", [table]).fetchall()
+    return [{**json.loads(detail or "{}"), "reason": reason} for reason, detail in found]
 
 
 def register(app: typer.Typer) -> None:

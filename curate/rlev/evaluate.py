@@ -63,7 +63,7 @@ class RunResult:
     def as_dict(self) -> dict[str, Any]:
         return {"run": self.name, **self.scores.as_dict(), "answers": self.answers,
                 "unmatched_rows": self.unmatched_rows, "unknown_ids": len(self.unknown_ids),
-                "unreadable": self.unreadable, "checked": sum(v for k, v in self.checks.items() if k != "given"),
+                "unreadable": self.unreadable, "checked": sum(v for k, v in self.checks.items() if k not in ("given", "filtered")),
                 "checks": dict(self.checks), "judged": self.judged, "judged_correct": self.judged_correct,
                 "judge_failed": self.judge_failed}
 
@@ -122,9 +122,12 @@ def _unique(rows: list[dict[str, Any]], where: str, hint: str) -> None:
 
 
 def runs_from_table(name: str, frame: pl.DataFrame, response_column: str = "gen_text", key: str = "gen_group",
-                    run_by: list[str] | None = None, tokens_column: str | None = None) -> list[Run]:
+                    run_by: list[str] | None = None, tokens_column: str | None = None,
+                    filtered: list[dict[str, Any]] | None = None) -> list[Run]:
     """Runs from a table of responses: one per distinct value of the `run_by` columns (default: those of
-    `gen_model`, `gen_sample` the table has)."""
+    `gen_model`, `gen_sample` the table has). `filtered` are the details of answers the table's stage filtered
+    (`generate`: truncated, refused, empty, ...): the model did answer, so each counts as a wrong answer, as
+    the paper counts a cut-off response."""
     for column in (response_column, key, *(run_by or []), *([tokens_column] if tokens_column else [])):
         if column not in frame.columns:
             err = unknown(f"column of {name!r}", column, frame.columns)
@@ -132,12 +135,18 @@ def runs_from_table(name: str, frame: pl.DataFrame, response_column: str = "gen_
             raise err
     by = run_by if run_by is not None else [c for c in RUN_COLUMNS if c in frame.columns]
     tokens = tokens_column or next((c for c in TOKEN_COLUMNS if c in frame.columns), None)
-    groups = frame.partition_by(by, as_dict=True, maintain_order=True) if by else {(): frame}
+    answers: dict[tuple[Any, ...], list[dict[str, Any]]] = {}
+    for r in frame.iter_rows(named=True):
+        if r[key] is not None:
+            answers.setdefault(tuple(r[c] for c in by), []).append(
+                {"id": r[key], "response": r[response_column], "n_tokens": r[tokens] if tokens else None})
+    for d in filtered or []:
+        if d.get(key) is not None and all(c in d for c in by):
+            answers.setdefault(tuple(d[c] for c in by), []).append(
+                {"id": d[key], "correct": False, "filtered": d["reason"], "n_tokens": d.get(tokens) if tokens else None})
     runs = []
-    for values, group in groups.items():
+    for values, rows in sorted(answers.items(), key=lambda item: tuple((v is None, v) for v in item[0])):
         label = " ".join(f"{c}={v}" for c, v in zip(by, values, strict=True)) or name
-        rows = [{"id": r[key], "response": r[response_column], "n_tokens": r[tokens] if tokens else None}
-                for r in group.iter_rows(named=True) if r[key] is not None]
         _unique(rows, f"{name} ({label})", "tell runs apart with --run-by COLUMN (e.g. gen_model,gen_sample)")
         runs.append(Run(label, rows))
     return runs
@@ -151,19 +160,22 @@ def score_run(table: pl.DataFrame, run: Run, *, judge: LLMClient | None = None, 
     result = RunResult(run.name, value_scores([], []), answers=len(run.rows), unreadable=len(run.unreadable),
                        unmatched_rows=len(rows) - len(matched),
                        unknown_ids=[str(p["id"]) for p in run.rows if str(p["id"]) not in rows])
-    given = [m for m in matched if m[1].get("correct") is not None]
+    given = [m for m in matched if m[1].get("correct") is not None and not m[1].get("filtered")]
+    cut = [m for m in matched if m[1].get("filtered")]
     to_check = [m for m in matched if m[1].get("correct") is None]
     if to_check and "answer" not in table.columns:
         raise CurateError("answers give responses to check, but the table has no answer column")
     judged = decide([Answer(str(p.get("response") or ""), str(r["answer"]), r.get("question_type"),
                             str(r.get("question") or "")) for r, p in to_check], judge, rel_tol=rel_tol)
-    correct = {id(p): bool(_bool(p["correct"])) for _, p in given}
+    correct = {id(p): bool(_bool(p["correct"])) for _, p in given + cut}
     for (_, p), verdict in zip(to_check, judged.verdicts, strict=True):
         correct[id(p)] = verdict.correct is True
         result.checks[verdict.check] += 1
         result.judged_correct += verdict.check == JUDGE and verdict.correct is True
     if given:
         result.checks["given"] = len(given)
+    if cut:
+        result.checks["filtered"] = len(cut)
     result.judged, result.judge_failed = judged.asked, judged.failed
     result.values = [float(r["value"]) for r, _ in matched]
     result.correct = [correct[id(p)] for _, p in matched]

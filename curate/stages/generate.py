@@ -365,6 +365,7 @@ class Generate(Stage):
             verdict = judge_answer(answer, self.params.extract, self._json_schema)
             if verdict.reason is not None:
                 filtered.append(Filtered(cid, verdict.reason, {**where, "finish_reason": answer.finish_reason,
+                                                               "gen_completion_tokens": answer.completion_tokens,
                                                                "text": (answer.text or "")[:PAYLOAD_CAP]}))
                 continue
             out = {**row, "id": cid, **where, "gen_text": answer.text, "gen_finish_reason": answer.finish_reason,

@@ -30,6 +30,7 @@ from exec_corpus import pages  # noqa: E402
 # Run in a fresh interpreter with one checkout's code: collect the rows, then time `exec` over them.
 MEASURE = """
 import json, os, sys, time
+from pathlib import Path
 from rich.console import Console
 from curate.runner import run_stage
 from curate.stages.collect import Collect, CollectParams
@@ -37,7 +38,7 @@ from curate.stages.exec import Exec, ExecParams
 from curate.store import Workspace
 source, root, workers = sys.argv[1], sys.argv[2], int(sys.argv[3])
 quiet = Console(file=open(os.devnull, "w"))
-ws = Workspace(root)
+ws = Workspace(Path(root))
 run_stage(ws, Collect(CollectParams(paths=[source], kind="code")), [], "rows", console=quiet)
 started = time.monotonic()
 summary = run_stage(ws, Exec(ExecParams()), ["rows"], "rows_exec", workers=workers, console=quiet)

@@ -208,9 +208,10 @@ def alive(pid: int) -> bool:
         return False
 
 
-@pytest.mark.parametrize("kill", ["the process running exec", "its whole process group"])
-def test_killing_exec_leaves_no_process_behind(tmp_path, cli, kill):
-    """kill -9 while a page renders and a sample runs: the sandbox, its samples, Chromium and the Playwright
+@pytest.mark.parametrize(("kill", "backend"), [("the process running exec", "unshare"),
+                                               ("its whole process group", "bwrap")])
+def test_killing_exec_leaves_no_process_behind(tmp_path, cli, kill, backend):
+    """kill -9 while Chromium is up and a sample runs: the sandbox, its samples, Chromium and the Playwright
     driver all go with it (parent-death signals and namespaces), found by walking the tree before the kill."""
     source = tmp_path / "mixed.jsonl"
     source.write_text(json.dumps({"instruction": "page", "language": "html", "code": "<p>hello</p>"}) + "\n" +
@@ -219,7 +220,7 @@ def test_killing_exec_leaves_no_process_behind(tmp_path, cli, kill):
                                           "time.sleep(600)"}) + "\n")
     root = tmp_path / "workspace"
     assert cli("collect", str(source), "--kind", "code", "--as", "code", workspace=root).returncode == 0
-    run = exec_run(root, "--workers", "1")
+    run = exec_run(root, "--workers", "1", "--sandbox", backend)
     # progress: Chromium is up, and the sample's own `sleep` runs inside the sandbox
     wait_for(lambda: any("chromium" in c for c in descendants(run.pid).values())
              and any(c.startswith("sleep 600") for c in descendants(run.pid).values()),

@@ -291,14 +291,14 @@ class PageRenderer:
         await context.route("**/*", sample.route)
         await context.route_web_socket("**/*", sample.websocket)
         context.on("dialog", sample.dialog)
+        # `pause_at` alone (no `install`, which lets real time pass until the pause) starts every document
+        # of the context with time stopped, performance.now() at 0 and Date at CLOCK_S: timers and animation
+        # frames then fire only as we run the clock, in the same order every time.
+        await context.clock.pause_at(CLOCK_S)
         page = sample.page = await context.new_page()
         context.on("page", sample.popup)  # every page from here on is one the page opened
         page.on("console", sample.console)
         page.on("pageerror", lambda e: sample.record("console_errors", f"uncaught: {e}"))
-        # `pause_at` alone (no `install`, which lets real time pass until the pause) starts every document
-        # of the page with time stopped, performance.now() at 0 and Date at CLOCK_S: timers and animation
-        # frames then fire only as we run the clock, in the same order every time.
-        await page.clock.pause_at(CLOCK_S)
         await page.goto(f"{sample.origin}/index.html", wait_until="load")
         if job.element:  # a plotly figure: run the clock until its promise settles
             while (drawn := await page.evaluate("() => Promise.race([window.__drawn, 'waiting'])")) == "waiting":
@@ -309,8 +309,8 @@ class PageRenderer:
             await sample.run_clock(self.settle_ms)
         cdp = await context.new_cdp_session(page)
         world = await _isolated_world(cdp)
-        dom = await _evaluate(cdp, world, "document.getElementsByTagName('*').length")
-        height = (await cdp.send("Page.getLayoutMetrics"))["cssContentSize"]["height"]
+        dom, height = await _evaluate(cdp, world, "[document.getElementsByTagName('*').length, "
+                                                  "document.documentElement.scrollHeight]")
         if dom > self.max_dom:
             result.fail("DomTooLarge", f"the page has {dom:,} elements (limit {self.max_dom:,})")
             result.facts = {"dom_size": dom}
@@ -376,7 +376,7 @@ class _Sample:
         threw (the page's own error: recorded, as an uncaught one would be) and fails when a popup closes as
         it runs there too (the page's own frames have run)."""
         try:
-            await self.page.clock.run_for(ms)
+            await self.page.context.clock.run_for(ms)
         except Exception as err:
             if self.page.is_closed():
                 raise

@@ -13,9 +13,9 @@ import functools
 import os
 import re
 import secrets
-import signal
-import time
 from pathlib import Path
+
+from curate.sandbox.room import remove_cgroup
 
 MOUNT = Path("/sys/fs/cgroup")
 CONTROLLERS = ("memory", "pids")
@@ -56,35 +56,11 @@ def guarantee() -> str:
             "several processes can use several times --memory-mb (no writable cgroup v1 memory and pids here)")
 
 
-def _kill_members(folder: Path) -> None:
-    for _ in range(100):
-        try:
-            pids = [int(p) for p in (folder / "cgroup.procs").read_text().split()]
-        except OSError:
-            return
-        if not pids:
-            return
-        for pid in pids:
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except OSError:
-                pass
-        time.sleep(0.01)
-
-
 def remove(folder: Path) -> None:
     """Remove a cgroup folder and its sub-folders, killing whatever is still in them."""
     for child in sorted((p for p in folder.iterdir() if p.is_dir()), reverse=True) if folder.is_dir() else []:
         remove(child)
-    _kill_members(folder)
-    for _ in range(100):
-        try:
-            folder.rmdir()
-            return
-        except FileNotFoundError:
-            return
-        except OSError:
-            time.sleep(0.01)
+    remove_cgroup(str(folder))
 
 
 def sweep_stale() -> None:

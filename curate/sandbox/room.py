@@ -14,6 +14,7 @@ import ctypes
 import os
 import signal
 import time
+from collections.abc import Callable
 
 LIBC = ctypes.CDLL(None, use_errno=True)
 LIBC.syscall.restype = ctypes.c_long
@@ -91,19 +92,12 @@ def others_in_namespace() -> int:
     return sum(1 for entry in os.listdir("/proc") if entry.isdigit() and entry != "1")
 
 
-def kill_children() -> int:
-    """Without namespaces (the unsafe `none` backend): kill our children until none is left (we are a
-    subreaper, so orphans of the sample come back to us); returns how many there were at first."""
-    me, first = str(os.getpid()), None
+def kill_all(members: Callable[[], list[int]]) -> int:
+    """SIGKILL the processes `members()` lists until it lists none (they may start others meanwhile);
+    returns how many there were at first."""
+    first = None
     for _ in range(100):
-        pids = []
-        for entry in os.listdir("/proc"):
-            try:
-                with open(f"/proc/{entry}/stat") as f:
-                    if entry.isdigit() and f.read().rsplit(")", 1)[1].split()[1] == me:
-                        pids.append(int(entry))
-            except (OSError, IndexError):
-                continue
+        pids = members()
         first = len(pids) if first is None else first
         if not pids:
             break
@@ -112,9 +106,27 @@ def kill_children() -> int:
                 os.kill(pid, signal.SIGKILL)
             except OSError:
                 pass
-        reap()
         time.sleep(0.01)
     return first or 0
+
+
+def _children() -> list[int]:
+    reap()  # (the dead ones)
+    me, found = str(os.getpid()), []
+    for entry in os.listdir("/proc"):
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                if entry.isdigit() and f.read().rsplit(")", 1)[1].split()[1] == me:
+                    found.append(int(entry))
+        except (OSError, IndexError):
+            continue
+    return found
+
+
+def kill_children() -> int:
+    """Without namespaces (the unsafe `none` backend): kill our children until none is left (we are a
+    subreaper, so orphans of the sample come back to us); returns how many there were at first."""
+    return kill_all(_children)
 
 
 def reap() -> None:
@@ -133,9 +145,7 @@ class SampleCgroup:
     def __init__(self, roots: dict[str, str], name: str, mem_mb: int, nproc: int):
         self.dirs = {controller: os.path.join(root, name) for controller, root in roots.items()}
         for path in self.dirs.values():
-            if os.path.isdir(path):  # left by a zygote killed mid-sample
-                self._empty(path)
-                os.rmdir(path)
+            remove_cgroup(path)  # one left by a zygote killed mid-sample
             os.mkdir(path)
         if "memory" in self.dirs:
             self._write("memory", "memory.limit_in_bytes", mem_mb << 20)
@@ -177,26 +187,27 @@ class SampleCgroup:
                                               .splitlines()).get("max", 0))
         return found
 
-    @staticmethod
-    def _empty(path: str) -> None:
-        for _ in range(100):
-            with open(os.path.join(path, "cgroup.procs")) as f:
-                pids = [int(p) for p in f.read().split()]
-            if not pids:
-                return
-            for pid in pids:
-                try:
-                    os.kill(pid, signal.SIGKILL)
-                except OSError:
-                    pass
-            time.sleep(0.01)
-
     def remove(self) -> None:
         for path in self.dirs.values():
-            self._empty(path)  # already empty when init is gone; a safeguard
-            for _ in range(100):
-                try:
-                    os.rmdir(path)
-                    break
-                except OSError:
-                    time.sleep(0.01)
+            remove_cgroup(path)  # (already empty when init is gone: a safeguard)
+
+
+def _members(path: str) -> list[int]:
+    try:
+        with open(os.path.join(path, "cgroup.procs")) as f:
+            return [int(p) for p in f.read().split()]
+    except FileNotFoundError:
+        return []
+
+
+def remove_cgroup(path: str) -> None:
+    """Kill whatever is still in a cgroup folder (v1 has no `cgroup.kill`), then remove it."""
+    kill_all(lambda: _members(path))
+    for _ in range(100):
+        try:
+            os.rmdir(path)
+            return
+        except FileNotFoundError:
+            return
+        except OSError:  # (busy for a moment while the last member exits)
+            time.sleep(0.01)

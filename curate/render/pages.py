@@ -9,24 +9,24 @@ answers only that page's own files: every other request, WebSocket and popup is 
 Timers and animation frames run on a paused clock that we advance, so the same page gives the same
 screenshot. The DOM is measured and the facts computed through the DevTools protocol in an isolated world
 the page's scripts cannot reach, and every list and text a page can grow has a cap, with the count dropped.
-Several pages render at once; a crashed browser is restarted and its pages tried once more.
+Several pages render at once; a crashed browser is restarted and its pages tried once more. Plotly figures
+are drawn apart, on our own page (`figures.py`).
 """
 
 from __future__ import annotations
 
 import asyncio
-import functools
 import hashlib
 import json
 import mimetypes
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 from curate.render.chromium import NO_CRASH_DUMPS, Launcher, launch
 from curate.render.facts import FACT_LIMITS, FACTS_JS
+from curate.render.figures import Canvas, plotly_figure
 
 VIEWPORT = {"width": 1280, "height": 960}
 NO_NETWORK = ["--host-resolver-rules=MAP * ~NOTFOUND", "--proxy-server=socks5://127.0.0.1:9",
@@ -36,7 +36,6 @@ NO_NETWORK = ["--host-resolver-rules=MAP * ~NOTFOUND", "--proxy-server=socks5://
 NO_ANIMATION_STYLE = ("\n<style>*, *::before, *::after { animation-duration: 0s !important; "
                       "animation-delay: 0s !important; transition: none !important; "
                       "caret-color: transparent !important; }</style>")
-ASSET_PREFIX = "/_curate/"
 # The same page gives the same screenshot: Math.random is a seeded generator (mulberry32) in every page,
 # and the clock stands still at CLOCK_S (2024-01-01, seconds since the epoch) except when we run it.
 SEEDED_RANDOM = """(() => { let a = 0x2545F491; Math.random = () => { a |= 0; a = a + 0x6D2B79F5 | 0;
@@ -45,7 +44,6 @@ SEEDED_RANDOM = """(() => { let a = 0x2545F491; Math.random = () => { a |= 0; a 
 CLOCK_S = 1_704_067_200
 MAX_CONSOLE, MAX_REQUESTS, MAX_LINE = 50, 50, 500
 MAX_FACT_TEXT, MAX_FACT_ITEMS, MAX_FACTS_BYTES = 300, 500, 256 << 10
-MAX_PLOTLY_BYTES = 8 << 20
 # Runs the facts script and caps what it returns (strings, lists), counting what it cut.
 CAPPED = """(facts, limits, maxText, maxItems) => { let cut = 0;
   const cap = (v) => {
@@ -54,38 +52,6 @@ CAPPED = """(facts, limits, maxText, maxItems) => { let cut = 0;
     if (v && typeof v === "object") { const o = {}; for (const k of Object.keys(v).slice(0, maxItems)) o[k] = cap(v[k]); return o; }
     return v; };
   const out = cap(facts(limits)); if (cut) out.truncated = cut; return out; }"""
-
-
-@functools.cache
-def plotly_js() -> bytes:
-    import plotly
-
-    return (Path(plotly.__file__).parent / "package_data" / "plotly.min.js").read_bytes()
-
-
-PLOTLY_PAGE = f"""<!doctype html><html><head><meta charset="utf-8">
-<script src="{ASSET_PREFIX}plotly.min.js"></script><style>body{{margin:0;background:#fff}}</style></head>
-<body><div id="fig"></div><script>
-window.__drawn = fetch("{ASSET_PREFIX}figure.json").then((r) => r.json()).then((fig) =>
-  Plotly.newPlot("fig", fig.data, Object.assign({{width: 1000, height: 650}}, fig.layout), {{staticPlot: true}}))
-  .then(() => "drawn", (e) => "failed: " + e);
-</script></body></html>"""
-
-
-def plotly_figure(text: str) -> bytes:
-    """A plotly figure's JSON, held to its schema (`data`: a list of objects; `layout`: an object), as the
-    bytes the plotly page fetches as data; raises ValueError otherwise."""
-    if len(text) > MAX_PLOTLY_BYTES:
-        raise ValueError(f"plotly JSON of {len(text):,} bytes (cap {MAX_PLOTLY_BYTES:,})")
-    try:
-        figure = json.loads(text)
-    except (ValueError, RecursionError) as err:
-        raise ValueError(f"plotly figure is not JSON: {str(err)[:100]}") from None
-    if not isinstance(figure, dict) or not isinstance(figure.get("data", []), list) or \
-            not all(isinstance(trace, dict) for trace in figure.get("data", [])) or \
-            not isinstance(figure.get("layout", {}), dict):
-        raise ValueError("plotly figure is not {data: [objects], layout: object}")
-    return json.dumps({"data": figure.get("data", []), "layout": figure.get("layout", {})}).encode()
 
 
 def origin_of(html: str, files: dict[str, bytes]) -> str:
@@ -133,7 +99,6 @@ class PageJob:
     html: str
     files: dict[str, bytes] = field(default_factory=dict)
     facts: bool = True
-    element: str | None = None  # screenshot this element only (a plotly figure)
     timeout_s: float | None = None
 
 
@@ -153,6 +118,7 @@ class PageRenderer:
         self._restarting: asyncio.Lock | None = None
         self.restarts = 0
         self._launcher = Launcher(mem_mb)
+        self._canvas = Canvas()
 
     # ----- lifecycle ------------------------------------------------------------------------------
     async def _start(self) -> None:
@@ -179,7 +145,7 @@ class PageRenderer:
                     except Exception:  # noqa: BLE001
                         pass
                     self._pw = None
-            self._browser = None
+            self._browser, self._canvas = None, Canvas()  # (the canvas went with the old browser)
             await self._start()
 
     def version(self) -> str:
@@ -194,6 +160,7 @@ class PageRenderer:
     def close(self) -> None:
         async def go() -> None:
             try:
+                await self._canvas.close()
                 if self._browser is not None:
                     await asyncio.wait_for(self._browser.close(), 10)
             finally:
@@ -210,9 +177,9 @@ class PageRenderer:
 
     # ----- pages ----------------------------------------------------------------------------------
     def render(self, html: str, files: dict[str, bytes] | None = None, *, facts: bool = True,
-               element: str | None = None, timeout_s: float | None = None) -> PageResult:
+               timeout_s: float | None = None) -> PageResult:
         """Load `html` (with its own `files` beside it) and take its screenshots and facts."""
-        return self.render_many([PageJob(html, files or {}, facts, element, timeout_s)])[0]
+        return self.render_many([PageJob(html, files or {}, facts, timeout_s)])[0]
 
     def render_many(self, jobs: list[PageJob]) -> list[PageResult]:
         """Render `jobs` concurrently; results in the same order."""
@@ -222,17 +189,37 @@ class PageRenderer:
         return self.loop.run_until_complete(all_of())
 
     def render_plotly(self, figure_json: str) -> PageResult:
-        """Draw a plotly figure (its JSON, checked by `plotly_figure`, is fetched by our page as data)."""
+        """Draw a plotly figure (its JSON checked by `plotly_figure`) on our own canvas page."""
+        result = PageResult()
         try:
-            data = plotly_figure(figure_json)
+            figure = plotly_figure(figure_json)
         except ValueError as err:
-            result = PageResult()
             result.fail("PlotlyFigure", str(err))
             return result
-        # plotly.js is 3.5 MB of script to parse: our own page, so it gets at least 30 s whatever the limit.
-        job = PageJob(PLOTLY_PAGE, {"_curate/figure.json": data}, facts=False, element="#fig",
-                      timeout_s=max(self.timeout_s, 30))
-        return self.render_many([job])[0]
+        return self.loop.run_until_complete(self._draw(figure, result))
+
+    async def _draw(self, figure: dict[str, Any], result: PageResult) -> PageResult:
+        started = time.monotonic()
+        timeout_s = max(self.timeout_s, 30)  # opening the canvas parses plotly.js: our own page, so 30 s at least
+        for _ in range(2):
+            await self._ensure_browser()
+            browser = self._browser
+            try:
+                await self._canvas.draw(browser, figure, result, timeout_s)
+                break
+            except TimeoutError:
+                result.fail("PageTimeout", f"plotly did not draw the figure within {timeout_s:g} s")
+                break
+            except Exception as err:  # noqa: BLE001
+                if browser.is_connected():
+                    result.fail("PageError", f"plotly could not draw the figure: {str(err)[:300]}")
+                    break
+                await self._ensure_browser(gone=browser)
+        else:
+            result.fail("BrowserCrash", "the browser crashed twice under this figure")
+        result.close()
+        result.wall_s = time.monotonic() - started
+        return result
 
     async def _render_twice(self, job: PageJob) -> PageResult:
         """A page whose browser crashed under it gets a new browser and one more try."""
@@ -300,12 +287,7 @@ class PageRenderer:
         page.on("console", sample.console)
         page.on("pageerror", lambda e: sample.record("console_errors", f"uncaught: {e}"))
         await page.goto(f"{sample.origin}/index.html", wait_until="load")
-        if job.element:  # a plotly figure: run the clock until its promise settles
-            while (drawn := await page.evaluate("() => Promise.race([window.__drawn, 'waiting'])")) == "waiting":
-                await sample.run_clock(100)
-            if drawn != "drawn":
-                raise RuntimeError(f"plotly could not draw the figure ({str(drawn)[:200]})")
-        elif self.settle_ms:
+        if self.settle_ms:
             await sample.run_clock(self.settle_ms)
         cdp = await context.new_cdp_session(page)
         world = await _isolated_world(cdp)
@@ -315,9 +297,6 @@ class PageRenderer:
             result.fail("DomTooLarge", f"the page has {dom:,} elements (limit {self.max_dom:,})")
             result.facts = {"dom_size": dom}
             result.screenshot = await page.screenshot(animations="disabled")
-            return
-        if job.element:
-            result.screenshot = await page.locator(job.element).screenshot(animations="disabled")
             return
         result.screenshot = await page.screenshot(animations="disabled")
         if height <= VIEWPORT["height"]:
@@ -420,7 +399,7 @@ class _Sample:
         if parts.path in ("/", "/index.html"):
             await route.fulfill(status=200, body=self.html, content_type="text/html; charset=utf-8")
             return
-        body = plotly_js() if parts.path == f"{ASSET_PREFIX}plotly.min.js" else self.files.get(parts.path.lstrip("/"))
+        body = self.files.get(parts.path.lstrip("/"))
         if body is None:
             self.record("failed_requests", f"{request.method} {request.url[:300]} (404: no such file)")
             await route.fulfill(status=404, body="not found")

@@ -25,6 +25,7 @@ import signal
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -147,12 +148,15 @@ def _init(request: dict, pipes: dict[str, tuple[int, int]], cgroup: room.SampleC
         room.reap()
         left = room.others_in_namespace() if CLEAN else room.kill_children()
         disk = os.statvfs(workdir)
-        report = {"status": status, "leftover": left, "disk_free": disk.f_bavail * disk.f_frsize}
+        usage = resource.getrusage(resource.RUSAGE_CHILDREN)  # the sample and what we reaped of it
+        report = {"status": status, "leftover": left, "disk_free": disk.f_bavail * disk.f_frsize,
+                  "cpu_s": usage.ru_utime + usage.ru_stime, "maxrss_kb": usage.ru_maxrss}
         if not CLEAN:
             shutil.rmtree(workdir, ignore_errors=True)
     except BaseException as err:  # noqa: BLE001
         report = {"setup_error": f"{type(err).__name__}: {err}"[:500]}
     os.write(control, json.dumps(report).encode())
+    os.close(control)  # done: the zygote need not wait for our exit (nor for the kernel's teardown after it)
     os._exit(0)
 
 
@@ -181,34 +185,34 @@ class Collected:
     reader: wire.FrameReader = field(default_factory=wire.FrameReader)
     control: bytearray = field(default_factory=bytearray)
     problem: tuple[str, str] | None = None  # why we killed the sample: (error type, message)
-    status: int = 0
-    usage: object = None
+    usage: object = None  # its init's resources, when we killed it
 
 
 def _collect(pid: int, reads: dict[str, int], limits: dict, started: float) -> Collected:
-    """Read the sample's pipes until its init is gone and they close, killing it past a limit."""
+    """Read the sample's pipes until they close, killing it past a limit. They close when its init has
+    reported and exited (taking with it whatever else held them); the kernel may still be tearing down its
+    namespaces then, so init is reaped after the reply (see `run_one`), unless we had to kill it."""
     got = Collected(Capped(limits["output_bytes"]), Capped(limits["output_bytes"]))
     names = {fd: name for name, fd in reads.items()}
-    pidfd = os.pidfd_open(pid)
-    deadline, alive = started + limits["wall_s"], True
+    deadline = started + limits["wall_s"]
 
     def stop(problem: tuple[str, str]) -> None:
-        if got.problem is None and alive:
-            got.problem = problem
+        nonlocal deadline
+        if got.problem is None:
+            got.problem, deadline = problem, time.monotonic() + DRAIN_S
             os.kill(pid, signal.SIGKILL)  # init: with it goes the whole namespace
+            _, _, got.usage = os.wait4(pid, 0)
+            if not CLEAN:
+                room.kill_children()  # without a namespace, what it ran comes back to us: killed too
 
-    while names and (alive or time.monotonic() < deadline):
+    while names:
         left = deadline - time.monotonic()
-        if left <= 0 and alive:
+        if left <= 0:
+            if got.problem:
+                break  # pipes still held open after the kill: give up on them
             stop(("Timeout", f"wall time limit of {limits['wall_s']} s exceeded; killed"))
-        ready, _, _ = select.select([*names, *([pidfd] if alive else [])], [], [], max(left, 0.01))
-        for fd in ready:
-            if fd == pidfd:
-                _, got.status, got.usage = os.wait4(pid, 0)
-                alive, deadline = False, time.monotonic() + DRAIN_S
-                if not CLEAN:
-                    room.kill_children()  # what a killed init left behind comes back to us
-                continue
+            continue
+        for fd in select.select(list(names), [], [], left)[0]:
             chunk = os.read(fd, 1 << 16)
             name = names[fd]
             if not chunk or name == "result" and got.problem and got.problem[0] == "ProtocolError":
@@ -224,10 +228,6 @@ def _collect(pid: int, reads: dict[str, int], limits: dict, started: float) -> C
                     stop(("ProtocolError", f"the sample's result broke the protocol: {err}"))
             elif len(got.control) < CONTROL_CAP:
                 got.control += chunk
-    if alive:  # pipes closed early, or drained past the deadline
-        os.kill(pid, signal.SIGKILL)
-        _, got.status, got.usage = os.wait4(pid, 0)
-    os.close(pidfd)
     for fd in reads.values():
         os.close(fd)
     return got
@@ -257,7 +257,7 @@ def _classify(got: Collected, stats: dict[str, int], limits: dict) -> dict:
                 protocol = f"the sample's result broke the protocol: {err}"
     stdout, stderr = got.out.text(), got.err.text()
     error_type, error = (record or {}).get("error_type"), (record or {}).get("error")
-    cpu = got.usage.ru_utime + got.usage.ru_stime
+    cpu = got.usage.ru_utime + got.usage.ru_stime if got.usage else report.get("cpu_s", 0.0)
     if "setup_error" in report or not report and got.problem is None:
         error_type, error = "SandboxError", report.get("setup_error") or "the sample's init reported nothing"
     elif got.problem:
@@ -288,7 +288,8 @@ def _classify(got: Collected, stats: dict[str, int], limits: dict) -> dict:
     if left and not error_type:
         error_type = "LeftoverProcess"
         error = f"{left} background process(es) were still running after the sample ended; killed"
-    peak = stats["peak_bytes"] / 2**20 if "peak_bytes" in stats else got.usage.ru_maxrss / 1024
+    peak = stats["peak_bytes"] / 2**20 if "peak_bytes" in stats else \
+        (got.usage.ru_maxrss if got.usage else report.get("maxrss_kb", 0)) / 1024
     figures = [{"kind": f["kind"], "plot_facts": f["plot_facts"],
                 "data": base64.b64encode(f["data"]).decode() if f["kind"] == "png" else f["data"]}
                for f in record["figures"]] if record is not None and code == 0 else []
@@ -298,7 +299,9 @@ def _classify(got: Collected, stats: dict[str, int], limits: dict) -> dict:
             "leftover_processes": left}
 
 
-def run_one(request: dict, number: int) -> dict:
+def run_one(request: dict, number: int) -> tuple[dict, Callable[[], None]]:
+    """Run one sample; returns its reply, and what is left to do once the reply is sent: reap its init and
+    remove its cgroup (the kernel's teardown of its namespaces then overlaps the host's work)."""
     limits = request["limits"]
     uid = None if CONFIG["uid_base"] is None else CONFIG["uid_base"] + number % UID_SPAN
     cgroup = room.SampleCgroup(CONFIG["cgroups"], f"sample-{number}", limits["mem_mb"], limits["nproc"]) \
@@ -314,15 +317,24 @@ def run_one(request: dict, number: int) -> dict:
         room.setns(OWN_PID_NS, room.CLONE_NEWPID)  # (unshare once more next time)
     for _, write in pipes.values():
         os.close(write)
+
+    def clean_up() -> None:
+        if got is None or got.problem is None:  # (a killed init was reaped already)
+            os.waitpid(pid, 0)
+        if cgroup is not None:
+            cgroup.remove()
+
+    got = None
     try:
         if cgroup is not None:
             cgroup.close_fds()
         got = _collect(pid, {name: read for name, (read, _) in pipes.items()}, limits, started)
         stats = cgroup.stats() if cgroup is not None else {}
-    finally:
-        if cgroup is not None:
-            cgroup.remove()
-    return {**_classify(got, stats, limits), "wall_s": time.monotonic() - started}
+    except BaseException:
+        os.kill(pid, signal.SIGKILL)
+        clean_up()
+        raise
+    return {**_classify(got, stats, limits), "wall_s": time.monotonic() - started}, clean_up
 
 
 def _sandbox_error(error: str) -> dict:
@@ -344,14 +356,17 @@ def main() -> None:
     else:
         room.prctl(room.PR_SET_CHILD_SUBREAPER, 1)  # orphans of a sample come back to us
     _warm_up()
-    probe = run_one({"code": "", "files": [], "limits": PROBE_LIMITS, "allow_imports": None}, 0)
+    probe, clean_up = run_one({"code": "", "files": [], "limits": PROBE_LIMITS, "allow_imports": None}, 0)
+    clean_up()
     _send({"ready": probe["ok"], "error": probe["error"]})  # a clean room that cannot be built fails here
     for number, line in enumerate(sys.stdin.buffer, 1):
+        clean_up = lambda: None  # noqa: E731
         try:
-            reply = run_one(json.loads(line), number)
+            reply, clean_up = run_one(json.loads(line), number)
         except Exception as err:  # noqa: BLE001 - report and keep serving
             reply = _sandbox_error(repr(err))
         _send(reply)
+        clean_up()
 
 
 if __name__ == "__main__":

@@ -6,7 +6,9 @@ own code on PYTHONPATH, in alternating rounds so that both meet the same load on
 scripts are a gallery folder given on the command line (a `manifest.jsonl` beside a `scripts/` folder, as
 in the plots sample: matplotlib, seaborn and plotly examples); those flagged as needing the network or a
 dataset are left out, and each is used several times with a comment that makes it a sample of its own (so
-the result cache does not answer for it). Figures go to bench/results/exec_clean_room.json.
+the result cache does not answer for it). Besides samples per second, each side's CPU time (all its
+processes, from a cgroup v1 `cpuacct` folder where the machine has one) is recorded: on a shared machine
+it is the steadier figure. Figures go to bench/results/exec_clean_room.json.
 
     python bench/exec_clean_room.py PLOTS_FOLDER [--baseline main] [--scripts 120] [--pages 60] [--rounds 2]
 """
@@ -23,9 +25,11 @@ import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "bench"))
+sys.path[:0] = [str(ROOT), str(ROOT / "bench")]
 
 from exec_corpus import pages  # noqa: E402
+
+from curate.sandbox import cgroups  # noqa: E402
 
 # Run in a fresh interpreter with one checkout's code: collect the rows, then time `exec` over them.
 MEASURE = """
@@ -67,15 +71,31 @@ def measure(checkout: Path, rows: list[dict], workers: int, tmp: Path, name: str
     source = tmp / f"{name}.jsonl"
     source.write_text("".join(json.dumps(r) + "\n" for r in rows))
     env = {**os.environ, "PYTHONPATH": str(checkout)}
-    done = subprocess.run([sys.executable, "-c", MEASURE, str(source), str(tmp / name), str(workers)],
-                          capture_output=True, text=True, env=env, cwd=checkout)
+    parent = cgroups.own("cpuacct")
+    account = parent / f"curate-bench-{os.getpid()}-{name}" if parent else None
+    if account:
+        account.mkdir()
+    try:
+        done = subprocess.run([sys.executable, "-c", MEASURE, str(source), str(tmp / name), str(workers)],
+                              capture_output=True, text=True, env=env, cwd=checkout,
+                              preexec_fn=(lambda: (account / "cgroup.procs").write_text("0")) if account else None)
+        cpu_s = int((account / "cpuacct.usage").read_text()) / 1e9 if account else None
+    finally:
+        if account:
+            account.rmdir()
     if done.returncode:
         raise SystemExit(f"{name} failed:\n{done.stderr[-3000:]}")
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    run = json.loads(done.stdout.strip().splitlines()[-1])
+    if cpu_s is not None:
+        run.update(cpu_s=round(cpu_s, 1), cpu_s_per_sample=round(cpu_s / run["samples"], 3))
+    return run
 
 
 def summarise(runs: list[dict]) -> dict:
-    return {"per_s": round(statistics.median(r["per_s"] for r in runs), 2), "runs": runs}
+    summary = {"per_s": round(statistics.median(r["per_s"] for r in runs), 2), "runs": runs}
+    if all("cpu_s_per_sample" in r for r in runs):
+        summary["cpu_s_per_sample"] = round(statistics.median(r["cpu_s_per_sample"] for r in runs), 3)
+    return summary
 
 
 def main() -> None:
@@ -113,6 +133,8 @@ def main() -> None:
         before, after = summarise(sides["before"]), summarise(sides["after"])
         report[kind] = {"samples": len(rows[kind]), "before": before, "after": after,
                         "after_over_before": round(after["per_s"] / before["per_s"], 3)}
+        if "cpu_s_per_sample" in before and "cpu_s_per_sample" in after:
+            report[kind]["cpu_after_over_before"] = round(after["cpu_s_per_sample"] / before["cpu_s_per_sample"], 3)
     report["target"] = "gallery after_over_before >= 0.8 (the clean room costs at most 20 % of throughput)"
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=2) + "\n")

@@ -22,7 +22,7 @@ CONTROLLERS = ("memory", "pids")
 PREFIX = "curate-"
 
 
-def _own(controller: str) -> Path | None:
+def own(controller: str) -> Path | None:
     """Our process's cgroup folder in a v1 `controller` hierarchy, if we may write there."""
     try:
         lines = Path("/proc/self/cgroup").read_text().splitlines()
@@ -39,7 +39,7 @@ def _own(controller: str) -> Path | None:
 @functools.cache
 def available() -> bool:
     """Whether samples get cgroups: v1 `memory` and `pids` writable here, and a folder can be made and removed."""
-    if os.geteuid() != 0 or not all(_own(c) for c in CONTROLLERS):
+    if os.geteuid() != 0 or not all(own(c) for c in CONTROLLERS):
         return False
     try:
         WorkerGroups().close()
@@ -66,7 +66,7 @@ def remove(folder: Path) -> None:
 def sweep_stale() -> None:
     """Remove the folders of workers that were killed before they could remove their own."""
     for controller in CONTROLLERS:
-        parent = _own(controller)
+        parent = own(controller)
         for folder in parent.glob(f"{PREFIX}*") if parent else []:
             owner = re.match(rf"{PREFIX}(\d+)-", folder.name)
             if owner and not Path(f"/proc/{owner.group(1)}").exists():
@@ -82,7 +82,7 @@ class WorkerGroups:
         self.paths: dict[str, Path] = {}
         try:
             for controller in CONTROLLERS:
-                folder = _own(controller) / name  # type: ignore[operator]
+                folder = own(controller) / name  # type: ignore[operator]
                 folder.mkdir()
                 self.paths[controller] = folder
         except OSError:

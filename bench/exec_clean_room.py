@@ -82,7 +82,7 @@ def measure(checkout: Path, rows: list[dict], workers: int, tmp: Path, name: str
         cpu_s = int((account / "cpuacct.usage").read_text()) / 1e9 if account else None
     finally:
         if account:
-            account.rmdir()
+            cgroups.remove(account)  # (a browser may still be on its way out)
     if done.returncode:
         raise SystemExit(f"{name} failed:\n{done.stderr[-3000:]}")
     run = json.loads(done.stdout.strip().splitlines()[-1])

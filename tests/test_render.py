@@ -51,10 +51,13 @@ def test_tall_page_has_a_full_page_screenshot(renderer):
 def test_outside_requests_and_websockets_are_blocked_and_recorded(renderer):
     result = renderer.render("<p>x</p><img src='https://example.com/a.png'>"
                              "<script>fetch('http://10.0.0.1/x').catch(() => {}); new WebSocket('ws://1.1.1.1/');"
-                             "</script>")
+                             "const f = document.createElement('iframe'); document.body.append(f); "
+                             "const Native = f.contentWindow.WebSocket; window.WebSocket = function () {}; "
+                             "new Native('ws://2.2.2.2/');</script>")
     assert any("example.com/a.png (blocked" in r for r in result.failed_requests)
     assert any("10.0.0.1" in r for r in result.failed_requests)
     assert any(r.startswith("WEBSOCKET ws://1.1.1.1/") for r in result.failed_requests)
+    assert any(r.startswith("WEBSOCKET ws://2.2.2.2/") for r in result.failed_requests)  # however it was made
 
 
 def test_endless_script_times_out_and_the_next_page_renders(renderer):

@@ -5,7 +5,8 @@ network namespace as root), driven through Playwright's async API on a private e
 page has a hard deadline. Each page gets a browser context of its own, closed after it: no cookies, storage,
 cache, popups or unload handlers carry over to the next page. Its address is a function of its content
 (`http://p<hash>/`: a host of one label, so no two pages share a parent domain), and a route handler
-answers only that page's own files: every other request, WebSocket and popup is blocked and recorded.
+answers only that page's own files: every other request is blocked and recorded, and so are WebSockets
+(which reach nothing) and popups (closed).
 Timers and animation frames run on a paused clock that we advance, so the same page gives the same
 screenshot. The DOM is measured and the facts computed through the DevTools protocol in an isolated world
 the page's scripts cannot reach, and every list and text a page can grow has a cap, with the count dropped.
@@ -276,7 +277,6 @@ class PageRenderer:
     async def _visit(self, context, sample: _Sample, job: PageJob, result: PageResult) -> None:  # noqa: ANN001
         await context.add_init_script(SEEDED_RANDOM)
         await context.route("**/*", sample.route)
-        await context.route_web_socket("**/*", sample.websocket)
         context.on("dialog", sample.dialog)
         # `pause_at` alone (no `install`, which lets real time pass until the pause) starts every document
         # of the context with time stopped, performance.now() at 0 and Date at CLOCK_S: timers and animation
@@ -285,6 +285,7 @@ class PageRenderer:
         page = sample.page = await context.new_page()
         context.on("page", sample.popup)  # every page from here on is one the page opened
         page.on("console", sample.console)
+        page.on("websocket", sample.websocket)  # seen by the browser, whatever the page's script does
         page.on("pageerror", lambda e: sample.record("console_errors", f"uncaught: {e}"))
         await page.goto(f"{sample.origin}/index.html", wait_until="load")
         if self.settle_ms:
@@ -383,9 +384,8 @@ class _Sample:
             self.popups.append(page.url[:200])
         await page.close()
 
-    async def websocket(self, socket) -> None:  # noqa: ANN001 - never connected to anything
-        self.record("failed_requests", f"WEBSOCKET {socket.url[:300]} (blocked: no sockets)")
-        await socket.close()
+    def websocket(self, socket) -> None:  # noqa: ANN001 - it reaches nothing: no network, no resolver, no proxy
+        self.record("failed_requests", f"WEBSOCKET {socket.url[:300]} (blocked: no network)")
 
     async def route(self, route) -> None:  # noqa: ANN001
         request = route.request

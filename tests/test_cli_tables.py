@@ -74,3 +74,15 @@ def test_every_command_has_help_with_an_example(cli):
         assert command.epilog and command.epilog.startswith("Example: curate ")
     result = cli("collect", "--help")
     assert result.returncode == 0 and "--kind" in result.stdout and "Example:" in result.stdout
+
+
+def test_sample_text_reaches_the_terminal_escaped(cli, tmp_path):
+    """Escape sequences, bidi overrides and Rich markup in a table's text are shown, never acted on."""
+    source = tmp_path / "hostile.jsonl"
+    source.write_text(json.dumps({"id": "a", "text": "\x1b[31mred\x1b]0;pwned\x07 [bold]markup[/bold] \u202eevil"}) + "\n")
+    workspace = tmp_path / "w"
+    assert cli("collect", str(source), "--kind", "text", "--as", "t", workspace=workspace).returncode == 0
+    table = cli("show", "t", "--columns", "text", workspace=workspace).stdout
+    assert "\\x1b[31mred\\x1b]0;pwned\\x07 [bold]markup[/bold] \\u202eevil" in table
+    as_json = cli("sql", "SELECT text FROM t", "--format", "json", workspace=workspace).stdout
+    assert "\x1b" not in table + as_json and "\u202e" not in table + as_json and "[bold]markup" in as_json

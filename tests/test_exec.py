@@ -3,13 +3,20 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import duckdb
 import pytest
 
+from curate.sandbox import cgroups
 from curate.stages.exec import RESULT_COLUMNS, extract
 from curate.store import Workspace
+from tests.conftest import ROOT
 
 SAMPLES = Path(__file__).parent / "fixtures" / "exec" / "samples.jsonl"
 
@@ -41,7 +48,7 @@ def test_every_row_is_kept_with_the_column_contract(executed):
     with duckdb.connect() as con:  # the contract's types, as a reader of the Parquet sees them
         types = {r[0]: r[1] for r in con.execute(f"DESCRIBE SELECT * FROM '{ws.parts('code_exec')[0]}'").fetchall()}
     assert types["exec_ok"] == "BOOLEAN" and types["images"] == "VARCHAR[]" and types["wall_s"] == "DOUBLE"
-    assert "kept 6" in done.stderr
+    assert "kept 9" in done.stderr
 
 
 def test_python_plots_run_and_their_images_are_artifacts(executed):
@@ -104,6 +111,7 @@ def test_doctor_reports_the_sandbox_and_chromium(cli):
     done = cli("doctor")
     assert done.returncode == 0, done.stderr
     assert "active: bwrap" in done.stdout and "Chromium" in done.stdout and "took a screenshot" in done.stdout
+    assert "cgroup v1 memory and pids" in done.stdout and "clean room" in done.stdout
 
 
 def test_doctor_fails_when_chromium_is_missing(cli, tmp_path):
@@ -124,35 +132,105 @@ def test_extract(text, language, expected):
     assert extract(text, language) == expected
 
 
-def test_a_killed_run_resumes_without_redoing_finished_samples(tmp_path, cli):
-    import os
-    import signal
-    import subprocess
-    import sys
-    import time
+def test_a_malformed_result_is_that_rows_protocol_error(executed):
+    ws, _ = executed
+    forged = by_instruction(ws)["A forged result"]
+    assert not forged["exec_ok"] and forged["exec_error_type"] == "ProtocolError" and "record" in forged["exec_error"]
+    cached = json.loads((ws.root / "cache" / "exec" / forged["exec_key"][:2] / f"{forged['exec_key']}.json")
+                        .read_text())
+    assert not cached["exec_ok"] and cached["exec_error_type"] == "ProtocolError"
 
-    from tests.conftest import ROOT
 
-    root = tmp_path / "workspace"
-    source = tmp_path / "slow.jsonl"
-    source.write_text("".join(json.dumps({"instruction": f"slow {i}", "language": "python",
-                                          "code": f"import time\ntime.sleep(0.3)\nprint({i})"}) + "\n"
-                              for i in range(8)))
-    assert cli("collect", str(source), "--kind", "code", "--as", "slow", workspace=root).returncode == 0
+def exec_run(root: Path, *args: str) -> subprocess.Popen:
     env = {**os.environ, "PYTHONPATH": str(ROOT), "CURATE_WORKSPACE": str(root)}
-    run = subprocess.Popen([sys.executable, "-m", "curate", "exec", "slow", "--as", "slow_exec", "--workers", "1"],
-                           env=env, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    cache = root / "cache" / "exec"
-    deadline = time.monotonic() + 120
-    while len(list(cache.glob("*/*.json"))) < 3 and time.monotonic() < deadline and run.poll() is None:
+    return subprocess.Popen([sys.executable, "-m", "curate", "exec", "code", "--as", "code_exec", "--timeout", "20",
+                             *args], env=env, start_new_session=True, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+
+
+def wait_for(condition, what: str, run: subprocess.Popen, limit_s: float = 300) -> None:
+    """Poll until `condition()` holds (a sign of progress), failing if the run ends first."""
+    deadline = time.monotonic() + limit_s
+    while not condition():
+        assert run.poll() is None, f"the run ended before {what}"
+        assert time.monotonic() < deadline, f"no sign of {what} in {limit_s:g} s"
         time.sleep(0.05)
+
+
+def test_a_killed_run_resumes_to_the_rows_of_an_unbroken_one(executed, tmp_path, cli):
+    """kill -9 mid-run, then resume: every column but the timings equals the unbroken run's (`executed`),
+    and what was finished is not run again."""
+    ws, _ = executed
+    root = tmp_path / "workspace"
+    assert cli("collect", str(SAMPLES), "--kind", "code", "--as", "code", workspace=root).returncode == 0
+    run = exec_run(root, "--workers", "1")
+    cache = root / "cache" / "exec"
+    # every sample but the slow one (8 s, last) is finished: the kill lands while it runs
+    wait_for(lambda: len(list(cache.glob("*/*.json"))) >= len(SAMPLES.read_text().splitlines()) - 1,
+             "all the quick samples finished", run)
     os.killpg(run.pid, signal.SIGKILL)
     run.wait()
     finished = {p: p.stat().st_mtime_ns for p in cache.glob("*/*.json")}
-    assert 3 <= len(finished) < 8
-    done = cli("exec", "slow", "--as", "slow_exec", "--workers", "1", workspace=root)
+    done = cli("exec", "code", "--as", "code_exec", "--timeout", "20", "--workers", "1", workspace=root)
     assert done.returncode == 0, done.stderr
-    table = Workspace(root).read("slow_exec").sort("instruction")
-    assert table["stdout"].to_list() == [f"{i}\n" for i in range(8)] and table["exec_ok"].all()
     assert all(p.stat().st_mtime_ns == mtime for p, mtime in finished.items())  # not run again
-    assert len(list(cache.glob("*/*.json"))) == 8
+    timings = ["wall_s", "cpu_s", "peak_mem_mb"]
+    resumed, unbroken = rows(Workspace(root)), rows(ws)
+    assert [{k: v for k, v in r.items() if k not in timings} for r in resumed] == \
+        [{k: v for k, v in r.items() if k not in timings} for r in unbroken]
+    assert by_instruction(Workspace(root))["Zz a slow one"]["stdout"] == "slept\n"
+
+
+def descendants(pid: int) -> dict[int, str]:
+    """The processes below `pid` (by parent links), with their command lines."""
+    parents, commands = {}, {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                parents[int(entry)] = int(Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()[1])
+                commands[int(entry)] = Path(f"/proc/{entry}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+            except (OSError, IndexError):
+                continue
+    found, todo = {}, [pid]
+    while todo:
+        parent = todo.pop()
+        for child, its_parent in parents.items():
+            if its_parent == parent and child not in found:
+                found[child] = commands.get(child, "")
+                todo.append(child)
+    return found
+
+
+def alive(pid: int) -> bool:
+    try:
+        return "State:\tZ" not in Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return False
+
+
+@pytest.mark.parametrize(("kill", "backend"), [("the process running exec", "unshare"),
+                                               ("its whole process group", "bwrap")])
+def test_killing_exec_leaves_no_process_behind(tmp_path, cli, kill, backend):
+    """kill -9 while Chromium is up and a sample runs: the sandbox, its samples, Chromium and the Playwright
+    driver all go with it (parent-death signals and namespaces), found by walking the tree before the kill."""
+    source = tmp_path / "mixed.jsonl"
+    source.write_text(json.dumps({"instruction": "page", "language": "html", "code": "<p>hello</p>"}) + "\n" +
+                      json.dumps({"instruction": "sleeper", "language": "python",
+                                  "code": "import subprocess, time\nsubprocess.Popen(['sleep', '600'])\n"
+                                          "time.sleep(600)"}) + "\n")
+    root = tmp_path / "workspace"
+    assert cli("collect", str(source), "--kind", "code", "--as", "code", workspace=root).returncode == 0
+    run = exec_run(root, "--workers", "1", "--sandbox", backend)
+    # progress: Chromium is up, and the sample's own `sleep` runs inside the sandbox
+    wait_for(lambda: any("chromium" in c for c in descendants(run.pid).values())
+             and any(c.startswith("sleep 600") for c in descendants(run.pid).values()),
+             "Chromium and a running sample", run)
+    tree = descendants(run.pid)
+    assert any("zygote.py" in c for c in tree.values()) and any("node" in c for c in tree.values())
+    os.kill(run.pid, signal.SIGKILL) if kill == "the process running exec" else os.killpg(run.pid, signal.SIGKILL)
+    run.wait()
+    deadline = time.monotonic() + 60
+    while (left := {p: c for p, c in tree.items() if alive(p)}) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert left == {}, left
+    cgroups.sweep_stale()  # the killed worker's empty cgroup folders (a later run would remove them too)

@@ -1,22 +1,23 @@
-"""Pages in Chromium: screenshots, facts, and hostile pages contained and recorded as failures."""
+"""Pages in Chromium: screenshots, facts, and hostile pages (by class) contained, recorded, and kept from the next."""
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 from pathlib import Path
 
 import pytest
 
-from curate.render.pages import PageRenderer
+from curate.render.pages import PageRenderer, origin_of
 
 LOOP = "<p>x</p><script>while (true) {}</script>"
 
 
 @pytest.fixture(scope="module")
 def renderer():
-    with PageRenderer(timeout_s=6, pages_per_context=3, max_dom=5000) as r:
+    with PageRenderer(timeout_s=60, max_dom=5000, mem_mb=1024) as r:
         yield r
 
 
@@ -47,16 +48,20 @@ def test_tall_page_has_a_full_page_screenshot(renderer):
     assert result.ok and result.screenshot != result.screenshot_full
 
 
-def test_outside_requests_are_blocked_and_recorded(renderer):
+def test_outside_requests_and_websockets_are_blocked_and_recorded(renderer):
     result = renderer.render("<p>x</p><img src='https://example.com/a.png'>"
                              "<script>fetch('http://10.0.0.1/x').catch(() => {}); new WebSocket('ws://1.1.1.1/');"
-                             "</script>")
+                             "const f = document.createElement('iframe'); document.body.append(f); "
+                             "const Native = f.contentWindow.WebSocket; window.WebSocket = function () {}; "
+                             "new Native('ws://2.2.2.2/');</script>")
     assert any("example.com/a.png (blocked" in r for r in result.failed_requests)
     assert any("10.0.0.1" in r for r in result.failed_requests)
+    assert any(r.startswith("WEBSOCKET ws://1.1.1.1/") for r in result.failed_requests)
+    assert any(r.startswith("WEBSOCKET ws://2.2.2.2/") for r in result.failed_requests)  # however it was made
 
 
 def test_endless_script_times_out_and_the_next_page_renders(renderer):
-    result = renderer.render(LOOP)
+    result = renderer.render(LOOP, timeout_s=3)
     assert not result.ok and result.error_type == "PageTimeout" and "endless" in result.error
     assert renderer.render("<p>after</p>").ok
 
@@ -127,11 +132,10 @@ def test_chromium_runs_without_network():
 
     from playwright.async_api import async_playwright
 
-    from curate.render.chromium import launch
-    from curate.render.pages import NetworkNamespace
+    from curate.render.chromium import Launcher, launch
 
-    netns = NetworkNamespace()
-    assert netns.wrapper, "unshare --net must work here (make setup runs the tests as root)"
+    launcher = Launcher(mem_mb=1024)
+    assert launcher.namespaces, "unshare --net --pid must work here (make setup runs the tests as root)"
     server = http.server.HTTPServer(("127.0.0.1", 0), http.server.SimpleHTTPRequestHandler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     url = f"http://127.0.0.1:{server.server_port}/"
@@ -150,10 +154,10 @@ def test_chromium_runs_without_network():
 
     try:
         assert asyncio.run(visit()) == "reached"
-        isolated = asyncio.run(visit(**netns.launch_kwargs()))
+        isolated = asyncio.run(visit(**launcher.launch_kwargs()))
     finally:
         server.shutdown()
-        netns.close()
+        launcher.close()
     assert "ERR_" in isolated
 
 
@@ -162,7 +166,7 @@ def test_pages_rendered_together_keep_their_own_results(renderer):
 
     jobs = [PageJob(f"<title>p{i}</title><script>console.error('from {i}')</script><img src='x{i}.png'>")
             for i in range(7)]
-    jobs[2] = PageJob(LOOP)
+    jobs[2] = PageJob(LOOP, timeout_s=3)
     jobs[4] = PageJob("<script>alert('only four')</script>")
     results = renderer.render_many(jobs)
     assert results[2].error_type == "PageTimeout" and results[4].error_type == "PageDialog"
@@ -170,12 +174,85 @@ def test_pages_rendered_together_keep_their_own_results(renderer):
         assert results[i].ok and results[i].facts["title"] == f"p{i}", (i, results[i].error)
         mine = [e for e in results[i].console_errors if e.startswith("from ")]
         assert mine == [f"from {i}"]  # its own message, and no other page's
-        assert [r for r in results[i].failed_requests if "404" in r][0].split("/")[-1].startswith(f"x{i}.png")
+        # its own address, a function of the page alone: the same row whatever ran before it
+        assert results[i].failed_requests == [f"GET {origin_of(jobs[i].html, {})}/x{i}.png (404: no such file)"]
 
 
-def test_random_pages_render_the_same_twice(renderer):
-    page = ("<canvas id='c' width='300' height='200'></canvas><script>const c = document.getElementById('c')"
-            ".getContext('2d'); for (let i = 0; i < 50; i++) { c.fillStyle = `hsl(${Math.random() * 360},70%,50%)`;"
-            " c.fillRect(Math.random() * 300, Math.random() * 200, 20, 20); }</script>")
+def test_random_and_timer_driven_pages_render_the_same_twice(renderer):
+    page = ("<p id='t'></p><canvas id='c' width='300' height='200'></canvas><script>const c = document."
+            "getElementById('c').getContext('2d'); let n = 0; const draw = () => { n++; c.fillStyle = "
+            "`hsl(${Math.random() * 360},70%,50%)`; c.fillRect(Math.random() * 300, Math.random() * 200, 20, 20); "
+            "document.getElementById('t').textContent = `${n} frames at ${new Date().toISOString()}`; "
+            "requestAnimationFrame(draw); }; requestAnimationFrame(draw); setInterval(() => c.fillRect(n, n, 5, 5), 7);"
+            "</script>")
     first, second = renderer.render(page), renderer.render(page)
-    assert first.ok and first.screenshot == second.screenshot
+    assert first.ok and first.screenshot == second.screenshot and first.facts == second.facts
+
+
+# ----- nothing carries over from one page to the next ---------------------------------------------
+def test_cookies_storage_and_unload_handlers_stay_with_their_page(renderer):
+    planter = renderer.render(
+        "<p>planter</p><script>document.cookie = 'seen=1; path=/'; document.cookie = 'parent=1; domain=invalid';"
+        "localStorage.setItem('seen', '1'); addEventListener('pagehide', () => console.error('unload ran'));"
+        "addEventListener('beforeunload', (e) => { e.preventDefault(); e.returnValue = 'stay'; });</script>")
+    assert planter.ok and planter.console_errors == []
+    reader = renderer.render("<script>document.title = JSON.stringify([document.cookie, localStorage.length, "
+                             "window.opener === null])</script>")
+    assert reader.ok and reader.facts["title"] == '["",0,true]' and reader.console_errors == []
+
+
+def test_popups_and_their_dialogs_are_closed_and_recorded(renderer):
+    result = renderer.render("<p>x</p><script>const w = window.open('/index.html?popup'); "
+                             "window.open('https://evil.example.com/');</script>")
+    assert not result.ok and result.error_type in ("PagePopup", "PageDialog"), result.error
+    assert "popup" in result.error or "dialog" in result.error
+    assert any("evil.example.com" in r for r in result.failed_requests)
+    assert renderer.render("<p>next</p>").ok
+
+
+# ----- records the page cannot forge or blow up ---------------------------------------------------
+def test_dom_size_is_measured_where_the_page_cannot_lie(renderer):
+    result = renderer.render("<body><script>document.getElementsByTagName = () => ({length: 3}); "
+                             "Object.defineProperty(HTMLCollection.prototype, 'length', {get: () => 3});"
+                             "for (let i = 0; i < 20000; i++) document.body.appendChild(document.createElement('i'))"
+                             "</script></body>")
+    assert not result.ok and result.error_type == "DomTooLarge" and result.facts["dom_size"] > 20000
+
+
+def test_every_list_and_text_a_page_grows_is_capped_with_the_count_dropped(renderer):
+    result = renderer.render("<script>document.title = 'T'.repeat(10 ** 7); for (let i = 0; i < 300; i++) "
+                             "{ console.error('e' + i); fetch('x' + i + '.png').catch(() => {}); }</script>"
+                             "<p>capped</p>")
+    assert result.ok, result.error
+    assert len(result.console_errors) == 51 and result.console_errors[:2] == ["e0", "e1"]
+    assert re.fullmatch(r"…\[\d+ more dropped\]", result.console_errors[-1])  # (and Chromium's own 404 lines)
+    assert len(result.failed_requests) == 51 and result.failed_requests[-1] == "…[250 more dropped]"
+    assert len(result.facts["title"]) == 300 and result.facts["truncated"] >= 1
+    assert len(json.dumps(result.facts)) < 256 << 10
+
+
+def test_a_renderer_cannot_grow_past_its_memory_bound(renderer):
+    result = renderer.render("<p>x</p><script>const a = []; for (let i = 0; i < 30; i++) "
+                             "a.push(new Uint8Array(100 * 1024 * 1024).fill(1)); document.title = 'all ' + a.length;"
+                             "</script>")
+    assert result.error_type == "PageCrash" or "Array buffer allocation failed" in " ".join(result.console_errors)
+    assert renderer.render("<p>next</p>").ok
+
+
+def test_chromium_keeps_no_crash_dumps_and_no_files(renderer):
+    assert renderer.render("<p>x</p>").ok
+    main = browser_processes()[0]
+    limits = Path(f"/proc/{main}/limits").read_text()
+    assert re.search(r"Max core file size\s+0\s", limits) and re.search(r"Max data size\s+1073741824\s", limits)
+    environ = dict(v.split("=", 1) for v in Path(f"/proc/{main}/environ").read_text().split("\0") if "=" in v)
+    assert environ["HOME"] == renderer._launcher.folder and "--disable-breakpad" in \
+        Path(f"/proc/{main}/cmdline").read_text()
+
+
+def test_a_plotly_figure_is_drawn_as_data_only(renderer):
+    injected = json.dumps({"data": [{"type": "bar", "x": [1], "y": [2], "name": "</script><script>alert(1)</script>"}]})
+    assert renderer.render_plotly(injected).ok
+    for forged in ("1; alert(1)", '{"data": "x"}', json.dumps({"data": [1, 2]})):
+        result = renderer.render_plotly(forged)
+        assert not result.ok and result.error_type == "PlotlyFigure" and result.screenshot is None
+

@@ -20,7 +20,9 @@ def exec_(
     as_: AsOpt,
     timeout: Annotated[float, typer.Option("--timeout", help="Wall-clock seconds per sample or page.")] = 30.0,
     cpu: Annotated[int, typer.Option("--cpu", help="CPU seconds per Python sample.")] = 30,
-    memory_mb: Annotated[int, typer.Option("--memory-mb", help="Memory per Python sample, MB.")] = 2048,
+    memory_mb: Annotated[int, typer.Option("--memory-mb", help="Memory per Python sample (all its processes "
+                                                               "together where cgroups allow; `curate doctor` "
+                                                               "says) and per browser process, MB.")] = 2048,
     allow_imports: Annotated[str | None, typer.Option(
         "--allow-imports", help="Comma-separated top-level modules a sample may import, e.g. "
                                 "matplotlib,numpy,pandas,seaborn,plotly,math.")] = None,
@@ -37,8 +39,10 @@ def exec_(
     Columns: [bold]exec_ok[/], errors, output, time, memory, images, and for pages screenshots, console
     errors, failed requests and page facts.
 
-    Python samples run in a warm sandboxed worker (no network, private /tmp, read-only system, no home or
-    workspace, scrubbed environment, rlimits); pages render in Chromium with every outside request blocked.
+    Python samples run in a warm sandboxed worker, each in a clean room of its own (no network, a fresh
+    private /tmp, read-only system, no home or workspace, scrubbed environment, its own uid, memory and
+    process limits for the whole sample); pages render in Chromium, each in a fresh browser context, with
+    every outside request blocked.
     Failures are kept as rows with exec_ok = false. Finished samples are cached by exec_key: a re-run or a
     resumed run skips them.
     """
@@ -51,18 +55,21 @@ def exec_(
 
 
 def doctor() -> None:
-    """Say what this machine can do: the sandbox backend in use, Chromium, Playwright, fonts, libraries.
+    """Say what this machine can do: the sandbox backend in use, the limits it can hold, Chromium, Playwright,
+    fonts, libraries.
 
     Exits with status 1 when something `curate exec` needs is missing or broken.
     """
-    from curate.sandbox import available
+    from curate.sandbox import available, cgroups
 
     have = available()
     versions = runtime_versions()
     backend = have[0]
-    checks: list[tuple[str, bool | None, str]] = [
+    checks: list[tuple[str, bool | str | None, str]] = [
         ("sandbox", backend != "none", f"active: {backend}; available: {', '.join(have)}"
-         + ("" if backend == "bwrap" else " (bubblewrap missing or not working: weaker isolation)")),
+         + ("" if backend == "bwrap" else " (bubblewrap missing or not working: weaker isolation)")
+         + "; each sample in a clean room of its own (PID, mount and IPC namespaces, a fresh /tmp, its own uid)"),
+        ("limits", True if cgroups.available() else "weaker", cgroups.guarantee()),
         ("python", True, f"{platform.python_version()} ({platform.machine()})"),
         *[(name, versions[name] != "absent", versions[name]) for name in PACKAGES],
         ("chromium", versions["chromium"] != "absent", versions["chromium"]),
@@ -70,7 +77,7 @@ def doctor() -> None:
         ("fonts", *_fonts()),
     ]
     table = Table("component", "status", "detail")
-    labels = {True: "[green]ok[/]", False: "[red]failed[/]", None: "[yellow]unknown[/]"}
+    labels = {True: "[green]ok[/]", False: "[red]failed[/]", None: "[yellow]unknown[/]", "weaker": "[yellow]weaker[/]"}
     for name, ok, detail in checks:
         table.add_row(name, labels[ok], detail)
     out.print(table)
@@ -89,7 +96,9 @@ def _browser_check() -> tuple[bool, str]:
                          "router": "the router only (unshare --net unavailable)"}[renderer.isolation]
         if not result.screenshot:
             return False, f"{result.error_type}: {result.error}"
-        return True, f"launched {version}, took a screenshot; pages cut off from the network by {isolation}"
+        return True, (f"launched {version}, took a screenshot; pages cut off from the network by {isolation}; "
+                      f"a fresh context per page; each browser process's memory bounded (RLIMIT_DATA); "
+                      f"no crash dumps")
     except Exception as err:  # noqa: BLE001 - the doctor reports, it does not crash
         return False, f"{type(err).__name__}: {str(err)[:200]}"
 

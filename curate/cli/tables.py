@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
+import re
+import sys
 from enum import StrEnum
 from typing import Annotated, Any
 
 import duckdb
 import typer
 from rich.table import Table
+from rich.text import Text
 
 from curate.cli.common import AsOpt, ForceOpt, WorkspaceOpt, out, print_summary, workspace
 from curate.errors import CurateError
@@ -23,22 +26,34 @@ class Format(StrEnum):
     json = "json"
 
 
-def _cell(value: Any, width: int = 60) -> str:
+# What a terminal would act on rather than show: control characters (escape sequences start with one) and
+# the invisible marks that reorder or hide text.
+UNPRINTABLE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def printable(text: str) -> str:
+    """Sample text made safe for a terminal: what it would act on becomes a visible escape (`\\x1b`)."""
+    return UNPRINTABLE.sub(lambda m: f"\\x{ord(m.group()):02x}" if ord(m.group()) < 0x100
+                           else f"\\u{ord(m.group()):04x}", text)
+
+
+def _cell(value: Any, width: int = 60) -> Text:
     text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, default=str)
-    text = text.replace("\n", "⏎")
-    return text if len(text) <= width else text[: width - 1] + "…"
+    text = printable(text.replace("\n", "⏎"))
+    return Text(text if len(text) <= width else text[: width - 1] + "…")  # Text: no Rich markup
 
 
 def print_frame(columns: list[str], rows: list[tuple], fmt: Format, title: str | None = None) -> None:
     if fmt is Format.json:
         for row in rows:
-            out.print_json(json.dumps(dict(zip(columns, row, strict=True)), default=str), indent=None)
+            out.print_json(json.dumps(dict(zip(columns, row, strict=True)), default=str), indent=None, ensure_ascii=True)
     elif fmt is Format.csv:
         import csv
-        import sys
 
         writer = csv.writer(sys.stdout)
         writer.writerow(columns)
+        if sys.stdout.isatty():  # (written to a file or a pipe, the text stays as it is)
+            rows = [tuple(printable(v) if isinstance(v, str) else v for v in row) for row in rows]
         writer.writerows(rows)
     else:
         table = Table(*columns, title=title, show_lines=False)

@@ -1,4 +1,4 @@
-"""Running untrusted code samples: a warm zygote inside bubblewrap (or unshare), with rlimits."""
+"""Running untrusted code samples: a warm zygote inside bubblewrap (or unshare), a clean room per sample."""
 
 from curate.sandbox.backend import available, choose
 from curate.sandbox.policy import Limits

@@ -1,8 +1,14 @@
-"""The host side of a sandboxed worker: starts the zygote, sends it samples, restarts it when it dies."""
+"""The host side of a sandboxed worker: starts the zygote, sends it samples, checks what comes back.
+
+The zygote and everything below it die with this process, whatever kills it: the launcher gets a
+parent-death signal, bubblewrap's `--die-with-parent` and `unshare --kill-child` pass it on, and each
+sample's init has one too (see `room.py` for the namespaces that take the rest).
+"""
 
 from __future__ import annotations
 
 import base64
+import binascii
 import json
 import os
 import select
@@ -11,18 +17,59 @@ import signal
 import subprocess
 import tempfile
 import time
-from typing import Any
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from curate.errors import CurateError
+from curate.sandbox import cgroups
 from curate.sandbox.backend import launch
 from curate.sandbox.policy import Limits
+from curate.workers import die_with_parent
+from curate.sandbox.wire import (
+    MAX_FIGURES,
+    MAX_IMAGE_BYTES,
+    MAX_NOTES,
+    MAX_PLOT_FACTS_BYTES,
+    MAX_PLOTLY_BYTES,
+    MAX_TEXT,
+    ProtocolError,
+    png_size,
+)
 
 START_TIMEOUT_S = 120.0
-GRACE_S = 30.0  # beyond the sample's wall limit: saving its figures, cleaning up
+GRACE_S = 30.0  # beyond the sample's wall limit: building its room, saving its figures, cleaning up
+Text = Annotated[str, Field(max_length=MAX_TEXT["error"])]
+
+
+class Figure(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+    kind: Literal["png", "plotly"]
+    data: Annotated[str, Field(max_length=max(MAX_IMAGE_BYTES * 4 // 3 + 4, MAX_PLOTLY_BYTES))]  # base64 PNG, or JSON
+    plot_facts: Annotated[str, Field(max_length=MAX_PLOT_FACTS_BYTES)] | None
+
+
+class Reply(BaseModel):
+    """What the zygote hands back for one sample, checked field by field before anything uses it."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+    ok: bool
+    status: int
+    error_type: Annotated[str, Field(max_length=MAX_TEXT["error_type"])] | None
+    error: Text | None
+    stdout: str
+    stderr: str
+    wall_s: float
+    cpu_s: float
+    peak_mem_mb: float
+    figures: Annotated[list[Figure], Field(max_length=MAX_FIGURES)]
+    notes: Annotated[list[Annotated[str, Field(max_length=MAX_TEXT["note"])]], Field(max_length=MAX_NOTES)]
+    leftover_processes: int
 
 
 class SandboxWorker:
-    """One warm zygote. `run` never raises for what a sample does; it returns a result dict."""
+    """One warm zygote. `run` never raises for what a sample does; it returns a `Reply` as a dict, whose
+    `figures` hold PNG bytes (`kind` png) or plotly JSON (`kind` plotly)."""
 
     def __init__(self, backend: str, limits: Limits, allow_imports: list[str] | None = None):
         self.backend = backend
@@ -30,24 +77,30 @@ class SandboxWorker:
         self.allow_imports = allow_imports
         self.proc: subprocess.Popen | None = None
         self.host_tmp: str | None = None
+        self.groups: cgroups.WorkerGroups | None = None
         self._buffer = b""
 
     # ----- lifecycle ------------------------------------------------------------------------------
     def start(self) -> None:
-        if self.backend != "bwrap":  # bubblewrap gives the zygote a private /tmp; the others need a folder
+        if self.backend == "none":  # the others give each sample a private /tmp; this one needs a folder
             self.host_tmp = tempfile.mkdtemp(prefix="curate-sandbox-")
             os.chmod(self.host_tmp, 0o1777)
-        spec = launch(self.backend, self.limits.tmpfs_mb, self.host_tmp or "")
+        if self.backend != "none" and cgroups.available():
+            self.groups = cgroups.WorkerGroups()
+        paths = {c: str(p) for c, p in self.groups.paths.items()} if self.groups else None
+        spec = launch(self.backend, self.limits.tmpfs_mb, self.host_tmp, paths)
         self._log = tempfile.TemporaryFile()
+        parent = os.getpid()
         self.proc = subprocess.Popen(spec.argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._log,
-                                     env=spec.env, cwd=spec.cwd, start_new_session=True)
-        self._tmp_inside = spec.tmp
+                                     env=spec.env, cwd=spec.cwd, start_new_session=True,
+                                     preexec_fn=lambda: die_with_parent(parent))
         self._buffer = b""
-        ready = self._read_line(START_TIMEOUT_S)
-        if ready is None or not json.loads(ready).get("ready"):
-            log = self.log_tail()
+        line = self._read_line(START_TIMEOUT_S)
+        ready = json.loads(line) if line is not None else {}
+        if not ready.get("ready"):
+            why = ready.get("error") or self.log_tail()
             self.close()
-            raise CurateError(f"the sandbox ({self.backend}) did not start: {log[-500:]}",
+            raise CurateError(f"the sandbox ({self.backend}) did not start: {why[-500:]}",
                               "run `curate doctor`; choose another backend with --sandbox")
 
     def close(self) -> None:
@@ -62,6 +115,9 @@ class SandboxWorker:
                     stream.close()
             self.proc = None
             self._log.close()
+        if self.groups is not None:
+            self.groups.close()
+            self.groups = None
         if self.host_tmp:
             shutil.rmtree(self.host_tmp, ignore_errors=True)
             self.host_tmp = None
@@ -80,25 +136,32 @@ class SandboxWorker:
             if self.proc is None or self.proc.poll() is not None:
                 self.close()
                 self.start()
-            reply = self._ask({**request, "tmp": self._tmp_inside})
-            if reply is not None:
-                reply["images"] = [base64.b64decode(b) for b in reply.get("images") or []]
-                return reply
+            line = self._ask(request)
+            if line is not None:
+                return self._check(line, started)
             reason = "died" if self.proc.poll() is not None else "stopped answering"
             self.close()
-        return {"ok": False, "status": -int(signal.SIGKILL), "error_type": "SandboxError",
-                "error": f"the sandbox worker {reason} while running this sample, twice", "stdout": "",
-                "stderr": "", "wall_s": time.monotonic() - started, "cpu_s": None, "peak_mem_mb": None,
-                "images": [], "plotly": []}
+        return failed("SandboxError", f"the sandbox worker {reason} while running this sample, twice", started)
 
-    def _ask(self, request: dict[str, Any]) -> dict[str, Any] | None:
+    def _check(self, line: bytes, started: float) -> dict[str, Any]:
+        """The zygote's reply, held to its schema; PNGs decoded and checked once more."""
+        try:
+            reply = Reply.model_validate_json(line).model_dump()
+            for figure in reply["figures"]:
+                if figure["kind"] == "png":
+                    figure["data"] = base64.b64decode(figure["data"], validate=True)
+                    png_size(figure["data"])
+        except (ValidationError, ProtocolError, binascii.Error, ValueError) as err:
+            return failed("ProtocolError", f"the sandbox's reply broke the protocol: {str(err)[:500]}", started)
+        return reply
+
+    def _ask(self, request: dict[str, Any]) -> bytes | None:
         try:
             self.proc.stdin.write((json.dumps(request) + "\n").encode())
             self.proc.stdin.flush()
-            line = self._read_line(self.limits.wall_s + GRACE_S)
+            return self._read_line(self.limits.wall_s + GRACE_S)
         except OSError:
             return None
-        return None if line is None else json.loads(line)
 
     def _read_line(self, timeout: float) -> bytes | None:
         """A line from the zygote, or None on EOF or timeout (without blocking past `timeout`)."""
@@ -120,3 +183,10 @@ class SandboxWorker:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def failed(error_type: str, error: str, started: float) -> dict[str, Any]:
+    """A reply for a sample the sandbox could not run or report on."""
+    return {"ok": False, "status": -int(signal.SIGKILL), "error_type": error_type, "error": error, "stdout": "",
+            "stderr": "", "wall_s": time.monotonic() - started, "cpu_s": None, "peak_mem_mb": None, "figures": [],
+            "notes": [], "leftover_processes": 0}

@@ -1,44 +1,70 @@
-"""The warm worker that runs inside the sandbox: imports the plotting stack once, forks once per sample.
+"""The warm worker inside the sandbox: imports the plotting stack once, then gives each sample a clean room.
 
-Standalone on purpose (it is bound alone into the sandbox, without the rest of `curate`). Protocol: one
-JSON request per line on stdin, one JSON result per line on the stdout it started with; everything the
-samples print goes to files in their own folder. The child drops to an unprivileged uid and its rlimits
-before running the code; the zygote keeps only the capabilities it needs to clean up after it.
+Protocol with the host: one JSON request per line on stdin, one JSON reply per line on the stdout it started
+with. Per sample: a cgroup (when the host handed us cgroup folders), then a fork into a new PID namespace;
+that child is the sample's init: it joins the cgroup, builds the room (`room.enter`), forks the sample
+(which drops to an unprivileged uid of its own and its rlimits), waits for it, counts what it left and
+reports on a control pipe; when init exits, the kernel kills the rest. The zygote reads the sample's stdout,
+stderr and result over pipes it owns, with caps, and never opens a path the sample could choose.
+Standalone on purpose (bound into the sandbox with `room`, `harness` and `wire`, without the rest of
+`curate`); its only argument is a JSON configuration (see `curate.sandbox.backend.zygote_config`).
 """
 
 from __future__ import annotations
 
 import base64
-import builtins
-import ctypes
+import gc
 import importlib
 import io
 import json
 import os
-import random
 import resource
 import select
 import shutil
 import signal
 import sys
+import tempfile
 import time
-import traceback
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 OUT_FD = os.dup(1)
 os.dup2(2, 1)  # stray prints from imports must not corrupt the protocol
+
+import room  # noqa: E402
+import wire  # noqa: E402
+
+CONFIG = json.loads(sys.argv[1])
+CLEAN = CONFIG["clean"]  # namespaces per sample (every backend but the unsafe `none`)
+if CONFIG["own_tmp"]:  # `unshare`: the host's /tmp must not get our caches
+    room.fresh_tmp(CONFIG["tmpfs_mb"], CONFIG["keep"])
 
 import matplotlib  # noqa: E402
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402,F401
-import numpy  # noqa: E402
+import harness  # noqa: E402  (imports matplotlib, numpy and plotly)
+import matplotlib.pyplot as plt  # noqa: E402
 import pandas  # noqa: E402,F401
-import plotly.basedatatypes  # noqa: E402
 import plotly.express  # noqa: E402,F401
 import plotly.graph_objects  # noqa: E402,F401
-import plotly.io  # noqa: E402
 import seaborn  # noqa: E402,F401
-from matplotlib.figure import Figure  # noqa: E402
+
+# Imported once here so samples start warm, and so that they work where the sample's uid cannot read
+# the runtime's folders (the unshare fallback with Python under /root).
+PRELOAD = ("encodings.idna", "encodings.ascii", "encodings.latin_1", "csv", "json", "math", "random", "statistics",
+           "datetime", "calendar", "collections", "itertools", "functools", "re", "io", "string", "textwrap",
+           "decimal", "fractions", "pathlib", "typing", "dataclasses", "warnings", "copy", "heapq", "bisect",
+           "operator", "enum", "glob", "shutil", "tempfile", "socket", "subprocess", "urllib.request",
+           "mpl_toolkits.mplot3d", "matplotlib.animation", "matplotlib.patches", "matplotlib.colors",
+           "matplotlib.ticker", "matplotlib.dates", "matplotlib.gridspec", "matplotlib.cm", "matplotlib.lines",
+           "plotly.subplots", "pandas.plotting", "seaborn.objects")
+UID_SPAN = 1 << 16  # uids of one worker's samples: uid_base + sample number, modulo this
+DRAIN_S = 5.0  # after init is gone, the pipes close as soon as the kernel has killed the rest
+CONTROL_CAP = 64 << 10
+PROBE_LIMITS = {"wall_s": 60, "cpu_s": 60, "mem_mb": 512, "nproc": 16, "nofile": 64, "fsize_mb": 1,
+                "output_bytes": 1024, "tmpfs_mb": 16}
+OWN_PID_NS = os.open("/proc/self/ns/pid", os.O_RDONLY | os.O_CLOEXEC) if CLEAN else -1
 
 
 def _warm_up() -> None:
@@ -52,257 +78,159 @@ def _warm_up() -> None:
             importlib.import_module(name)
         except ImportError:
             pass
-
-
-# Imported once here so samples start warm, and so that they work where the sample's uid cannot read
-# the runtime's folders (the unshare fallback with Python under /root).
-PRELOAD = ("encodings.idna", "encodings.ascii", "encodings.latin_1", "csv", "json", "math", "random", "statistics",
-           "datetime", "calendar", "collections", "itertools", "functools", "re", "io", "string", "textwrap",
-           "decimal", "fractions", "pathlib", "typing", "dataclasses", "warnings", "copy", "heapq", "bisect",
-           "operator", "enum", "glob", "shutil", "tempfile", "socket", "subprocess", "urllib.request",
-           "mpl_toolkits.mplot3d", "matplotlib.animation", "matplotlib.patches", "matplotlib.colors",
-           "matplotlib.ticker", "matplotlib.dates", "matplotlib.gridspec", "matplotlib.cm", "matplotlib.lines",
-           "plotly.subplots", "pandas.plotting", "seaborn.objects")
-LIBC = ctypes.CDLL(None, use_errno=True)
-MAX_IMAGES = 20
-MAX_IMAGE_BYTES = 8 * 1024 * 1024
-PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
-_warm_up()
-
-
-def _read_capped(path: str, cap: int) -> tuple[str, int]:
-    try:
-        size = os.path.getsize(path)
-        with open(path, "rb") as f:
-            data = f.read(cap)
-    except OSError:
-        return "", 0
-    text = data.decode("utf-8", errors="replace")
-    if size > cap:
-        text += f"\n…[truncated: {size:,} bytes in all]"
-    return text, size
+    gc.freeze()  # the samples' garbage collections leave the warm objects (and their shared pages) alone
 
 
 def _set_limits(limits: dict) -> None:
     mb = 1024 * 1024
-    pairs = [(resource.RLIMIT_AS, limits["mem_mb"] * mb), (resource.RLIMIT_CPU, limits["cpu_s"]),
-             (resource.RLIMIT_NOFILE, limits["nofile"]), (resource.RLIMIT_FSIZE, limits["fsize_mb"] * mb),
-             (resource.RLIMIT_NPROC, limits["nproc"]), (resource.RLIMIT_CORE, 0)]
+    pairs = [(resource.RLIMIT_CPU, limits["cpu_s"]), (resource.RLIMIT_NOFILE, limits["nofile"]),
+             (resource.RLIMIT_FSIZE, limits["fsize_mb"] * mb), (resource.RLIMIT_NPROC, limits["nproc"]),
+             (resource.RLIMIT_CORE, 0)]
+    if not CONFIG["cgroups"]:  # without a memory cgroup, the fallback: address space per process
+        pairs.append((resource.RLIMIT_AS, limits["mem_mb"] * mb))
     for which, value in pairs:
         resource.setrlimit(which, (value, value))
 
 
-def _drop_privileges(uid: int | None) -> None:
-    if uid is None:
-        return
-    os.setgroups([])
-    os.setgid(uid)
-    os.setuid(uid)  # from root to another uid: every capability goes with it
-
-
-class Capture:
-    """Figures the sample made: matplotlib figures (open at the end or saved) and plotly figures shown."""
-
-    def __init__(self, workdir: str):
-        self.workdir = workdir
-        self.figures: list[Figure] = []
-        self.plotly: list = []  # plotly figures shown or written, each once
-        original_savefig = Figure.savefig
-        capture = self
-
-        def savefig(fig, fname, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN202
-            capture.note(fig)
-            if isinstance(fname, (str, os.PathLike)):  # savefig paths land in the sample's folder
-                fname = os.path.join(workdir, os.path.basename(os.fspath(fname)) or "figure.png")
-            return original_savefig(fig, fname, *args, **kwargs)
-
-        def show_plotly(fig, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN202
-            if not any(f is fig for f in capture.plotly):
-                capture.plotly.append(fig)
-
-        Figure.savefig = savefig
-        plt.show = lambda *a, **k: None
-        plotly.basedatatypes.BaseFigure.show = show_plotly
-        plotly.basedatatypes.BaseFigure.write_image = show_plotly  # no kaleido: rendered in Chromium instead
-        plotly.basedatatypes.BaseFigure.write_html = show_plotly
-        plotly.io.show = show_plotly
-
-    def note(self, fig: Figure) -> None:
-        if not any(f is fig for f in self.figures):
-            self.figures.append(fig)
-
-    def save(self) -> int:
-        for num in plt.get_fignums():
-            self.note(plt.figure(num))
-        count = 0
-        for fig in self.figures[:MAX_IMAGES]:
-            fig.canvas.print_figure(os.path.join(self.workdir, f".curate-image-{count}.png"), format="png", dpi=100)
-            count += 1
-        return count
-
-
-def _allow_imports(allowed: list[str]) -> None:
-    real_import = builtins.__import__
-    allowed_set = set(allowed)
-
-    def guarded(name, globals=None, locals=None, fromlist=(), level=0):  # noqa: A002, ANN001, ANN202
-        if level == 0 and (globals or {}).get("__name__") == "__main__" and name.split(".")[0] not in allowed_set:
-            raise ImportError(f"import of {name!r} is not allowed (allowed: {', '.join(sorted(allowed_set))})")
-        return real_import(name, globals, locals, fromlist, level)
-
-    builtins.__import__ = guarded
-
-
-def run_child(request: dict, workdir: str, uid: int | None) -> None:
-    """In the forked child: confine, run the sample, save its figures, write result.json, exit."""
-    me = os.getpid()
+def _sample(request: dict, workdir: str, pipes: dict[str, tuple[int, int]], uid: int | None) -> None:
+    """The sample's process: its fds, limits and uid, then the harness. Never returns."""
     try:
         os.setsid()
         for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGPIPE):
             signal.signal(sig, signal.SIG_DFL)
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # an oversized write fails with EFBIG instead of a kill
+        os.dup2(os.open(os.devnull, os.O_RDONLY), 0)
+        os.dup2(pipes["out"][1], 1)
+        os.dup2(pipes["err"][1], 2)
+        os.dup2(pipes["result"][1], 3, inheritable=False)  # not passed on to programs the sample runs
+        os.closerange(4, 1 << 20)  # nothing of the zygote's: not its request pipe, not the control pipe
         _set_limits(request["limits"])
-        _drop_privileges(uid)
-        LIBC.prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG (after setuid, which clears it)
-        os.makedirs(workdir, mode=0o700)
+        if uid is not None:
+            os.setgroups([])
+            os.setgid(uid)
+            os.setuid(uid)  # from root to another uid: every capability goes with it
+        room.prctl(room.PR_SET_NO_NEW_PRIVS, 1)  # no setuid program gives them back
+        room.prctl(room.PR_SET_PDEATHSIG, signal.SIGKILL)  # (cleared by setuid, so set after it)
         os.chdir(workdir)
         for item in request.get("files") or []:
-            name = os.path.basename(item["name"])
-            with open(name, "w", encoding="utf-8") as f:
+            with open(os.path.basename(item["name"]), "w", encoding="utf-8") as f:
                 f.write(item["content"])
-        devnull = os.open(os.devnull, os.O_RDONLY)
-        os.dup2(devnull, 0)
-        for fd, name in ((1, ".curate-stdout"), (2, ".curate-stderr")):
-            os.dup2(os.open(name, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), fd)
-        os.close(OUT_FD)
     except BaseException as err:  # noqa: BLE001 - the child must never return into the zygote's loop
         os.write(2, f"sandbox setup failed: {err!r}\n".encode())
         os._exit(70)
-    capture = Capture(workdir)
-    random.seed(0)  # the same sample draws the same figure (generators it seeds or creates itself aside)
-    numpy.random.seed(0)
-    if request.get("allow_imports") is not None:
-        _allow_imports(request["allow_imports"])
-    result = {"error_type": None, "error": None, "exit": 0}
-    namespace = {"__name__": "__main__", "__file__": os.path.join(workdir, "sample.py")}
-    try:
-        code = compile(request["code"], "sample.py", "exec")
-        exec(code, namespace)  # noqa: S102
-    except SystemExit as err:
-        status = err.code if isinstance(err.code, int) else (0 if err.code is None else 1)
-        result.update(exit=status)
-        if status:
-            result.update(error_type="SystemExit", error=f"exit status {status}")
-    except BaseException as err:  # noqa: BLE001 - whatever the sample raises is its result
-        if os.getpid() != me:
-            os._exit(1)  # a process the sample forked: never run the harness twice
-        result.update(exit=1, error_type=type(err).__name__, error=str(err)[:2000])
-        try:
-            sys.stderr.write(traceback.format_exc())
-            sys.stderr.flush()
-        except BaseException:  # noqa: BLE001
-            pass
-    if os.getpid() != me:
-        os._exit(0)
-    try:
-        sys.stdout.flush()
-        sys.stderr.flush()
-    except BaseException:  # noqa: BLE001
-        pass
-    try:
-        if not capture.plotly:  # plotly figures built but never shown: the sample's "open figures"
-            capture.plotly = [v for v in namespace.values() if isinstance(v, plotly.basedatatypes.BaseFigure)]
-        result["n_images"] = capture.save() if result["exit"] == 0 else 0
-        result["plotly"] = [plotly.io.to_json(f) for f in capture.plotly[:MAX_IMAGES]] if result["exit"] == 0 else []
-    except BaseException as err:  # noqa: BLE001
-        result.update(exit=1, error_type=type(err).__name__, error=f"saving figures failed: {err}"[:2000])
-        result["n_images"] = 0
-    try:
-        with open(".curate-result.json", "w") as f:
-            json.dump(result, f)
-    finally:
-        os._exit(result["exit"] if isinstance(result["exit"], int) and 0 <= result["exit"] < 256 else 1)
+    harness.run(request, workdir, 3)
 
 
-def _wait(pid: int, wall_s: float) -> tuple[int | None, object, bool]:
-    """Wait for the child up to `wall_s`; kill its process group past it. Returns (status, rusage, timed_out)."""
-    deadline = time.monotonic() + wall_s
-    fd = os.pidfd_open(pid)
+def _init(request: dict, pipes: dict[str, tuple[int, int]], cgroup: room.SampleCgroup | None,
+          uid: int | None) -> None:
+    """pid 1 of the sample's namespace: build the room, run the sample, report. Never returns."""
+    control = pipes["control"][1]
     try:
-        while True:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                _kill_tree(pid)
-                _, status, usage = os.wait4(pid, 0)
-                return status, usage, True
-            ready, _, _ = select.select([fd], [], [], left)
-            if ready:
-                _, status, usage = os.wait4(pid, 0)
-                return status, usage, False
-    finally:
-        os.close(fd)
-
-
-def _kill_tree(pid: int) -> None:
-    try:
-        os.killpg(pid, signal.SIGKILL)
-    except OSError:
-        pass
-    try:
-        os.kill(pid, signal.SIGKILL)
-    except OSError:
-        pass
-
-
-def _leftovers(uid: int | None) -> list[int]:
-    """Processes the sample left behind: those of its uid (its own, in our pid namespace), else everything
-    else in our pid namespace, else (no namespace, no uid) our children: as a subreaper we inherit orphans."""
-    me, found = os.getpid(), []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit() or int(entry) == me:
-            continue
-        try:
-            with open(f"/proc/{entry}/status") as f:
-                fields = dict(line.split(":", 1) for line in f.read().splitlines() if ":" in line)
-        except OSError:
-            continue
-        if fields.get("State", "").strip().startswith("Z"):
-            continue
-        if uid is not None:
-            mine = str(uid) in fields.get("Uid", "").split()
+        room.prctl(room.PR_SET_PDEATHSIG, signal.SIGKILL)
+        if cgroup is not None:
+            cgroup.join()
+        if CLEAN:
+            workdir = room.enter(request["limits"]["tmpfs_mb"], uid, CONFIG["keep"])
         else:
-            mine = me == 1 or fields.get("PPid", "").strip() == str(me)
-        if mine:
-            found.append(int(entry))
-    return found
-
-
-def _reap() -> None:
-    while True:
-        try:
-            pid, _ = os.waitpid(-1, os.WNOHANG)
-        except ChildProcessError:
-            return
+            room.prctl(room.PR_SET_CHILD_SUBREAPER, 1)
+            workdir = tempfile.mkdtemp(prefix="curate-sample-")
+            if uid is not None:
+                os.chown(workdir, uid, uid)
+        pid = os.fork()
         if pid == 0:
-            return
+            _sample(request, workdir, pipes, uid)
+        for name in ("out", "err", "result"):
+            os.close(pipes[name][1])
+        while True:
+            finished, status = os.waitpid(-1, 0)
+            if finished == pid:
+                break
+        room.reap()
+        left = room.others_in_namespace() if CLEAN else room.kill_children()
+        disk = os.statvfs(workdir)
+        usage = resource.getrusage(resource.RUSAGE_CHILDREN)  # the sample and what we reaped of it
+        report = {"status": status, "leftover": left, "disk_free": disk.f_bavail * disk.f_frsize,
+                  "cpu_s": usage.ru_utime + usage.ru_stime, "maxrss_kb": usage.ru_maxrss}
+        if not CLEAN:
+            shutil.rmtree(workdir, ignore_errors=True)
+    except BaseException as err:  # noqa: BLE001
+        report = {"setup_error": f"{type(err).__name__}: {err}"[:500]}
+    os.write(control, json.dumps(report).encode())
+    os.close(control)  # done: the zygote need not wait for our exit (nor for the kernel's teardown after it)
+    os._exit(0)
 
 
-def cleanup(uid: int | None) -> int:
-    """Kill what the sample left running; returns how many there were."""
-    left = _leftovers(uid)
-    for _ in range(50):
-        pids = _leftovers(uid)
-        if not pids:
-            break
-        for pid in pids:
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except OSError:
-                pass
-        _reap()
-        time.sleep(0.01)
-    _reap()
-    return len(left)
+@dataclass
+class Capped:
+    """The first `cap` bytes of a stream, and how many there were in all."""
+
+    cap: int
+    data: bytearray = field(default_factory=bytearray)
+    total: int = 0
+
+    def add(self, chunk: bytes) -> None:
+        self.total += len(chunk)
+        if len(self.data) < self.cap:
+            self.data += chunk[: self.cap - len(self.data)]
+
+    def text(self) -> str:
+        text = self.data.decode("utf-8", errors="replace")
+        return text + (f"\n…[truncated: {self.total:,} bytes in all]" if self.total > self.cap else "")
+
+
+@dataclass
+class Collected:
+    out: Capped
+    err: Capped
+    reader: wire.FrameReader = field(default_factory=wire.FrameReader)
+    control: bytearray = field(default_factory=bytearray)
+    problem: tuple[str, str] | None = None  # why we killed the sample: (error type, message)
+    usage: object = None  # its init's resources, when we killed it
+
+
+def _collect(pid: int, reads: dict[str, int], limits: dict, started: float) -> Collected:
+    """Read the sample's pipes until they close, killing it past a limit. They close when its init has
+    reported and exited (taking with it whatever else held them); the kernel may still be tearing down its
+    namespaces then, so init is reaped after the reply (see `run_one`), unless we had to kill it."""
+    got = Collected(Capped(limits["output_bytes"]), Capped(limits["output_bytes"]))
+    names = {fd: name for name, fd in reads.items()}
+    deadline = started + limits["wall_s"]
+
+    def stop(problem: tuple[str, str]) -> None:
+        nonlocal deadline
+        if got.problem is None:
+            got.problem, deadline = problem, time.monotonic() + DRAIN_S
+            os.kill(pid, signal.SIGKILL)  # init: with it goes the whole namespace
+            _, _, got.usage = os.wait4(pid, 0)
+            if not CLEAN:
+                room.kill_children()  # without a namespace, what it ran comes back to us: killed too
+
+    while names:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            if got.problem:
+                break  # pipes still held open after the kill: give up on them
+            stop(("Timeout", f"wall time limit of {limits['wall_s']} s exceeded; killed"))
+            continue
+        for fd in select.select(list(names), [], [], left)[0]:
+            chunk = os.read(fd, 1 << 16)
+            name = names[fd]
+            if not chunk or name == "result" and got.problem and got.problem[0] == "ProtocolError":
+                del names[fd]
+            elif name in ("out", "err"):
+                getattr(got, name).add(chunk)
+                if got.out.total + got.err.total > limits["fsize_mb"] << 20:
+                    stop(("OutputLimit", f"output or file size limit of {limits['fsize_mb']} MB exceeded"))
+            elif name == "result":
+                try:
+                    got.reader.feed(chunk)
+                except wire.ProtocolError as err:
+                    stop(("ProtocolError", f"the sample's result broke the protocol: {err}"))
+            elif len(got.control) < CONTROL_CAP:
+                got.control += chunk
+    for fd in reads.values():
+        os.close(fd)
+    return got
 
 
 def describe_signal(sig: int) -> str:
@@ -312,87 +240,133 @@ def describe_signal(sig: int) -> str:
         return f"signal {sig}"
 
 
-def run_one(request: dict, counter: int, uid: int | None) -> dict:
-    limits = request["limits"]
-    workdir = os.path.join(request.get("tmp", "/tmp"), f"curate-run-{counter}")
-    started = time.monotonic()
-    pid = os.fork()
-    if pid == 0:
-        run_child(request, workdir, uid)
-    status, usage, timed_out = _wait(pid, limits["wall_s"])
-    wall = time.monotonic() - started
-    left = cleanup(uid)
-    stat = os.statvfs(workdir if os.path.isdir(workdir) else "/")
-    disk_full = stat.f_bavail * stat.f_frsize < 64 * 1024
-    stdout, out_size = _read_capped(os.path.join(workdir, ".curate-stdout"), limits["output_bytes"])
-    stderr, err_size = _read_capped(os.path.join(workdir, ".curate-stderr"), limits["output_bytes"])
+def _classify(got: Collected, stats: dict[str, int], limits: dict) -> dict:
+    """The sample's reply: what happened, from what we measured and what it reported."""
     try:
-        with open(os.path.join(workdir, ".curate-result.json")) as f:
-            inner = json.loads(f.read(1 << 20))
-    except (OSError, ValueError):
-        inner = {}
-    images = []
-    for i in range(min(int(inner.get("n_images") or 0), MAX_IMAGES)):
+        report = json.loads(got.control) if got.control else {}
+    except ValueError:
+        report = {}
+    sample_status = report.get("status")
+    code = os.waitstatus_to_exitcode(sample_status) if sample_status is not None else -int(signal.SIGKILL)
+    record, protocol = None, None
+    if got.problem is None and sample_status is not None:
         try:
-            with open(os.path.join(workdir, f".curate-image-{i}.png"), "rb") as f:
-                data = f.read(MAX_IMAGE_BYTES + 1)
-        except OSError:
-            continue
-        if data.startswith(PNG_MAGIC) and len(data) <= MAX_IMAGE_BYTES:
-            images.append(base64.b64encode(data).decode())
-    shutil.rmtree(workdir, ignore_errors=True)
-    cpu = usage.ru_utime + usage.ru_stime
-    code = os.waitstatus_to_exitcode(status)
-    error_type, error = inner.get("error_type"), inner.get("error")
-    fsize = limits["fsize_mb"] * 1024 * 1024
-    if timed_out:
-        error_type, error = "Timeout", f"wall time limit of {limits['wall_s']} s exceeded; killed"
+            record = got.reader.finish()
+        except wire.ProtocolError as err:
+            if code == 0 or got.reader.record is not None:  # exited 0 without its record, or a broken one
+                protocol = f"the sample's result broke the protocol: {err}"
+    stdout, stderr = got.out.text(), got.err.text()
+    error_type, error = (record or {}).get("error_type"), (record or {}).get("error")
+    cpu = got.usage.ru_utime + got.usage.ru_stime if got.usage else report.get("cpu_s", 0.0)
+    if "setup_error" in report or not report and got.problem is None:
+        error_type, error = "SandboxError", report.get("setup_error") or "the sample's init reported nothing"
+    elif got.problem:
+        error_type, error = got.problem
+    elif protocol:
+        error_type, error = "ProtocolError", protocol
+    elif stats.get("oom_kills"):  # its main process or another of its processes
+        error_type, error = "MemoryLimit", (f"memory limit of {limits['mem_mb']} MB exceeded by its processes "
+                                            f"together; {stats['oom_kills']} killed")
     elif code < 0 and -code in (signal.SIGXCPU, signal.SIGKILL) and cpu >= limits["cpu_s"] - 0.5:
         error_type, error = "CPULimit", f"CPU time limit of {limits['cpu_s']} s exceeded; killed"
-    elif max(out_size, err_size) >= fsize or "[Errno 27]" in (error or ""):
+    elif "[Errno 27]" in (error or ""):
         error_type, error = "OutputLimit", f"output or file size limit of {limits['fsize_mb']} MB exceeded"
-    elif disk_full or "[Errno 28]" in (error or ""):
-        error_type, error = "DiskLimit", f"the sandbox's private /tmp ({limits['tmpfs_mb']} MB) is full ({error or 'no space left'})"
+    elif report["disk_free"] < 64 * 1024 or "[Errno 28]" in (error or ""):
+        error_type, error = "DiskLimit", f"the sample's private /tmp ({limits['tmpfs_mb']} MB) is full ({error or 'no space left'})"
     elif error_type == "MemoryError" or (code < 0 and "MemoryError" in stderr):
         error_type, error = "MemoryLimit", f"memory limit of {limits['mem_mb']} MB exceeded ({error or 'MemoryError'})"
-    elif error_type == "BlockingIOError" and "Resource temporarily unavailable" in (error or ""):
-        error_type, error = "ProcessLimit", f"process limit of {limits['nproc']} reached: {error}"
+    elif (error_type == "BlockingIOError" and "Resource temporarily unavailable" in (error or "")) or \
+            (stats.get("fork_refusals") and (code or error_type)):
+        error_type, error = "ProcessLimit", f"process limit of {limits['nproc']} reached: {error or 'fork refused'}"
     elif code < 0:
         error_type, error = "Crash", f"killed by {describe_signal(-code)}"
-    elif code == 70 and not inner:
+    elif code == 70 and record is None:
         error_type, error = "SandboxError", stderr.strip()[-500:] or "sandbox setup failed"
     elif code != 0 and not error_type:
         error_type, error = "ExitStatus", f"exit status {code}"
+    left = report.get("leftover", 0)
     if left and not error_type:
         error_type = "LeftoverProcess"
         error = f"{left} background process(es) were still running after the sample ended; killed"
-    ok = code == 0 and not timed_out and not error_type
-    return {"ok": ok, "status": code if not timed_out else -int(signal.SIGKILL), "error_type": error_type,
-            "error": error, "stdout": stdout, "stderr": stderr, "wall_s": wall, "cpu_s": cpu,
-            "peak_mem_mb": usage.ru_maxrss / 1024, "images": images, "plotly": inner.get("plotly") or [],
+    peak = stats["peak_bytes"] / 2**20 if "peak_bytes" in stats else \
+        (got.usage.ru_maxrss if got.usage else report.get("maxrss_kb", 0)) / 1024
+    figures = [{"kind": f["kind"], "plot_facts": f["plot_facts"],
+                "data": base64.b64encode(f["data"]).decode() if f["kind"] == "png" else f["data"]}
+               for f in record["figures"]] if record is not None and code == 0 else []
+    return {"ok": code == 0 and not error_type, "status": code if got.problem is None else -int(signal.SIGKILL),
+            "error_type": error_type, "error": error, "stdout": stdout, "stderr": stderr,
+            "cpu_s": cpu, "peak_mem_mb": peak, "figures": figures, "notes": (record or {}).get("notes") or [],
             "leftover_processes": left}
 
 
+def run_one(request: dict, number: int) -> tuple[dict, Callable[[], None]]:
+    """Run one sample; returns its reply, and what is left to do once the reply is sent: reap its init and
+    remove its cgroup (the kernel's teardown of its namespaces then overlaps the host's work)."""
+    limits = request["limits"]
+    uid = None if CONFIG["uid_base"] is None else CONFIG["uid_base"] + number % UID_SPAN
+    cgroup = room.SampleCgroup(CONFIG["cgroups"], f"sample-{number}", limits["mem_mb"], limits["nproc"]) \
+        if CONFIG["cgroups"] else None
+    pipes = {name: os.pipe2(os.O_CLOEXEC) for name in ("out", "err", "result", "control")}
+    started = time.monotonic()
+    if CLEAN:
+        room.unshare(room.CLONE_NEWPID)  # our next child is pid 1 of a namespace of its own
+    pid = os.fork()
+    if pid == 0:
+        _init(request, pipes, cgroup, uid)
+    if CLEAN:
+        room.setns(OWN_PID_NS, room.CLONE_NEWPID)  # (unshare once more next time)
+    for _, write in pipes.values():
+        os.close(write)
+
+    def clean_up() -> None:
+        if got is None or got.problem is None:  # (a killed init was reaped already)
+            os.waitpid(pid, 0)
+        if cgroup is not None:
+            cgroup.remove()
+
+    got = None
+    try:
+        if cgroup is not None:
+            cgroup.close_fds()
+        got = _collect(pid, {name: read for name, (read, _) in pipes.items()}, limits, started)
+        stats = cgroup.stats() if cgroup is not None else {}
+    except BaseException:
+        os.kill(pid, signal.SIGKILL)
+        clean_up()
+        raise
+    return {**_classify(got, stats, limits), "wall_s": time.monotonic() - started}, clean_up
+
+
+def _sandbox_error(error: str) -> dict:
+    return {"ok": False, "status": -1, "error_type": "SandboxError", "error": error[:2000], "stdout": "",
+            "stderr": "", "wall_s": 0.0, "cpu_s": 0.0, "peak_mem_mb": 0.0, "figures": [], "notes": [],
+            "leftover_processes": 0}
+
+
+def _send(reply: dict) -> None:
+    data = memoryview((json.dumps(reply) + "\n").encode())
+    while data:
+        data = data[os.write(OUT_FD, data):]
+
+
 def main() -> None:
-    uid = int(sys.argv[1]) if len(sys.argv) > 1 and sys.argv[1] != "-" else None
     if os.getpid() == 1:
         for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):  # init ignores what it has no handler for
             signal.signal(sig, signal.SIG_DFL)
     else:
-        LIBC.prctl(36, 1, 0, 0, 0)  # PR_SET_CHILD_SUBREAPER: orphans of a sample come back to us
-    os.write(OUT_FD, b'{"ready": true}\n')
-    stdin = sys.stdin.buffer
-    counter = 0
-    for line in stdin:
-        counter += 1
+        room.prctl(room.PR_SET_CHILD_SUBREAPER, 1)  # orphans of a sample come back to us
+    _warm_up()
+    probe, clean_up = run_one({"code": "", "files": [], "limits": PROBE_LIMITS, "allow_imports": None}, 0)
+    clean_up()
+    _send({"ready": probe["ok"], "error": probe["error"]})  # a clean room that cannot be built fails here
+    for number, line in enumerate(sys.stdin.buffer, 1):
+        clean_up = lambda: None  # noqa: E731
         try:
-            reply = run_one(json.loads(line), counter, uid)
+            reply, clean_up = run_one(json.loads(line), number)
         except Exception as err:  # noqa: BLE001 - report and keep serving
-            reply = {"ok": False, "status": -1, "error_type": "SandboxError", "error": repr(err)[:2000]}
-        data = (json.dumps(reply) + "\n").encode()
-        view = memoryview(data)
-        while view:
-            view = view[os.write(OUT_FD, view):]
+            reply = _sandbox_error(repr(err))
+        _send(reply)
+        clean_up()
 
 
 if __name__ == "__main__":

@@ -4,8 +4,9 @@ Every input row is kept: a sample that fails (an exception, a timeout, a blocked
 is a row with `exec_ok = false` and the reason, because the judges need the failures too. Results are
 keyed by `exec_key`, a hash of the extracted code, its data files, the limits and the runtime versions,
 and cached per sample under `<workspace>/cache/exec/`, so a re-run, a resumed run or a run with another
-batch size does not execute a finished sample again. Images and screenshots are PNG files in the
-workspace's artifacts folder, named by content hash.
+batch size does not execute a finished sample again. A result is a function of the sample: failures that
+are the machine's doing (a sandbox or browser that died under it) are not cached, so that a re-run tries
+them again. Images and screenshots are PNG files in the workspace's artifacts folder, named by content hash.
 """
 
 from __future__ import annotations
@@ -45,19 +46,21 @@ FENCE = re.compile(r"```[ \t]*([A-Za-z0-9_+-]*)[^\n]*\n(.*?)(?:```|\Z)", re.S)
 TAGS = {"python": {"python", "py", "python3"}, "html": {"html", "htm"}, "css": {"css"},
         "js": {"javascript", "js"}}
 PACKAGES = ("matplotlib", "seaborn", "plotly", "pandas", "numpy", "playwright")
+# Failures that are the machine's doing, not the sample's: a re-run tries these samples again.
+NOT_CACHED = {"SandboxError", "BrowserCrash"}
 
 
 class ExecParams(Params):
     wall_s: float = Field(30.0, gt=0, description="Wall-clock seconds per sample (Python) or page.")
     cpu_s: int = Field(30, gt=0, description="CPU seconds per Python sample.")
-    mem_mb: int = Field(2048, gt=64, description="Memory (address space) per Python sample, MB.")
+    mem_mb: int = Field(2048, gt=64, description="Memory per Python sample (all its processes, where cgroups "
+                                                  "allow; else per process) and per browser process, MB.")
     nproc: int = Field(64, gt=0, description="Processes and threads per Python sample.")
     output_kb: int = Field(64, gt=0, description="stdout/stderr kept per sample, KB.")
     allow_imports: list[str] | None = Field(None, description="Top-level modules a sample may import "
                                                               "(None: any installed).")
     sandbox: str = Field("auto", description="Sandbox backend: auto, bwrap, unshare or none.")
     unsafe_no_sandbox: bool = Field(False, description="Allow running untrusted code without isolation.")
-    pages_per_context: int = Field(25, gt=0, description="Browser pages per context before it is recycled.")
     max_dom: int = Field(50_000, gt=0, description="Pages with more elements fail with DomTooLarge.")
 
     def limits(self) -> Limits:
@@ -116,7 +119,7 @@ class Exec(Stage):
     Params = ExecParams
     reads = ("code", "language")
     writes = tuple(RESULT_COLUMNS)
-    version = "1"
+    version = "2"
     batch_size = 16  # small shards spread the work over the workers; the per-sample cache makes resumes fine
 
     def __init__(self, params: Params | None = None, **kwargs: Any):
@@ -192,26 +195,27 @@ class Exec(Stage):
         if self._sandbox is None:
             self._sandbox = SandboxWorker(self._backend(), self.params.limits(), self.params.allow_imports)
         reply = self._sandbox.run(code, files)
-        images = [store_png(root, png) for png in reply["images"]]
-        errors: list[str] = []
-        for figure in reply.get("plotly") or []:
-            page = self._renderer().render_plotly(figure)
+        images, errors = [], list(reply["notes"])
+        for figure in reply["figures"]:
+            if figure["kind"] == "png":
+                images.append(store_png(root, figure["data"]))
+                continue
+            page = self._renderer().render_plotly(figure["data"])
             if page.screenshot:
                 images.append(store_png(root, page.screenshot))
             else:
                 errors.append(f"plotly figure not rendered: {page.error}")
         result = blank()
         result.update(exec_ok=bool(reply["ok"]), exec_status=int(reply["status"]),
-                      exec_error_type=reply.get("error_type"), exec_error=reply.get("error"),
-                      stdout=reply.get("stdout"), stderr=reply.get("stderr"), wall_s=reply.get("wall_s"),
-                      cpu_s=reply.get("cpu_s"), peak_mem_mb=reply.get("peak_mem_mb"), images=images,
-                      console_errors=errors)
+                      exec_error_type=reply["error_type"], exec_error=reply["error"], stdout=reply["stdout"],
+                      stderr=reply["stderr"], wall_s=reply["wall_s"], cpu_s=reply["cpu_s"],
+                      peak_mem_mb=reply["peak_mem_mb"], images=images, console_errors=errors)
         return result
 
     def _renderer(self) -> PageRenderer:
         if self._pages is None:
-            self._pages = PageRenderer(timeout_s=self.params.wall_s, pages_per_context=self.params.pages_per_context,
-                                       max_dom=self.params.max_dom)
+            self._pages = PageRenderer(timeout_s=self.params.wall_s, max_dom=self.params.max_dom,
+                                       mem_mb=self.params.mem_mb)
         return self._pages
 
 
@@ -228,7 +232,8 @@ class _Sample:
     def finish(self, result: dict[str, Any]) -> None:
         """Record the result, in the row and in the cache (at once: a killed run keeps what is done)."""
         self.result = {**result, "exec_key": self.key}
-        write_json(self.result, self.cache)
+        if result["exec_error_type"] not in NOT_CACHED:
+            write_json(self.result, self.cache)
         self.cached = True
 
 

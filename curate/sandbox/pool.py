@@ -25,7 +25,6 @@ from curate.errors import CurateError
 from curate.sandbox import cgroups
 from curate.sandbox.backend import launch
 from curate.sandbox.policy import Limits
-from curate.workers import die_with_parent
 from curate.sandbox.wire import (
     MAX_FIGURES,
     MAX_IMAGE_BYTES,
@@ -36,6 +35,7 @@ from curate.sandbox.wire import (
     ProtocolError,
     png_size,
 )
+from curate.workers import die_with_parent
 
 START_TIMEOUT_S = 120.0
 GRACE_S = 30.0  # beyond the sample's wall limit: building its room, saving its figures, cleaning up

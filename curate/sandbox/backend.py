@@ -21,6 +21,7 @@ from curate.errors import CurateError
 
 ZYGOTE = Path(__file__).with_name("zygote.py")
 INSIDE_ZYGOTE = "/opt/curate/zygote.py"
+FIGURE_FACTS = Path(__file__).with_name("figure_facts.py")  # standalone, loaded by the zygote from beside it
 ETC_FILES = ("/etc/fonts", "/etc/ld.so.cache", "/etc/localtime", "/etc/alternatives", "/etc/mime.types")
 ENV = {"HOME": "/tmp", "PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8",
        "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "PYTHONDONTWRITEBYTECODE": "1",
@@ -102,7 +103,8 @@ def bwrap_argv(bwrap: str, tmpfs_mb: int) -> list[str]:
         argv += ["--ro-bind", extra, extra]
     for runtime in runtimes:
         argv += ["--ro-bind", runtime, runtime]
-    argv += ["--ro-bind", str(ZYGOTE), INSIDE_ZYGOTE, "--clearenv", "--chdir", "/tmp"]
+    argv += ["--ro-bind", str(ZYGOTE), INSIDE_ZYGOTE, "--ro-bind", str(FIGURE_FACTS),
+             str(Path(INSIDE_ZYGOTE).with_name(FIGURE_FACTS.name)), "--clearenv", "--chdir", "/tmp"]
     for key, value in ENV.items():
         argv += ["--setenv", key, value]
     return argv

@@ -12,6 +12,7 @@ import base64
 import builtins
 import ctypes
 import importlib
+import importlib.util
 import io
 import json
 import os
@@ -39,6 +40,18 @@ import plotly.graph_objects  # noqa: E402,F401
 import plotly.io  # noqa: E402
 import seaborn  # noqa: E402,F401
 from matplotlib.figure import Figure  # noqa: E402
+
+
+def _load_figure_facts():  # noqa: ANN202 - bound beside the zygote, standalone like it
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "figure_facts.py")
+    spec = importlib.util.spec_from_file_location("figure_facts", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+figure_facts = _load_figure_facts()
+figure_facts.install()  # tags what each plotting call draws, for the judges
 
 
 def _warm_up() -> None:
@@ -106,6 +119,7 @@ class Capture:
     def __init__(self, workdir: str):
         self.workdir = workdir
         self.figures: list[Figure] = []
+        self.facts: list[str] = []  # plot_facts JSON, one per saved image
         self.plotly: list = []  # plotly figures shown or written, each once
         original_savefig = Figure.savefig
         capture = self
@@ -136,6 +150,7 @@ class Capture:
             self.note(plt.figure(num))
         count = 0
         for fig in self.figures[:MAX_IMAGES]:
+            self.facts.append(figure_facts.safe_matplotlib_facts(fig, 100))  # what the saved image shows
             fig.canvas.print_figure(os.path.join(self.workdir, f".curate-image-{count}.png"), format="png", dpi=100)
             count += 1
         return count
@@ -213,6 +228,7 @@ def run_child(request: dict, workdir: str, uid: int | None) -> None:
         if not capture.plotly:  # plotly figures built but never shown: the sample's "open figures"
             capture.plotly = [v for v in namespace.values() if isinstance(v, plotly.basedatatypes.BaseFigure)]
         result["n_images"] = capture.save() if result["exit"] == 0 else 0
+        result["plot_facts"] = capture.facts[:result["n_images"]]
         result["plotly"] = [plotly.io.to_json(f) for f in capture.plotly[:MAX_IMAGES]] if result["exit"] == 0 else []
     except BaseException as err:  # noqa: BLE001
         result.update(exit=1, error_type=type(err).__name__, error=f"saving figures failed: {err}"[:2000])
@@ -331,7 +347,7 @@ def run_one(request: dict, counter: int, uid: int | None) -> dict:
             inner = json.loads(f.read(1 << 20))
     except (OSError, ValueError):
         inner = {}
-    images = []
+    images, facts, plot_facts = [], inner.get("plot_facts") or [], []
     for i in range(min(int(inner.get("n_images") or 0), MAX_IMAGES)):
         try:
             with open(os.path.join(workdir, f".curate-image-{i}.png"), "rb") as f:
@@ -340,6 +356,7 @@ def run_one(request: dict, counter: int, uid: int | None) -> dict:
             continue
         if data.startswith(PNG_MAGIC) and len(data) <= MAX_IMAGE_BYTES:
             images.append(base64.b64encode(data).decode())
+            plot_facts.append(facts[i] if i < len(facts) and isinstance(facts[i], str) else None)
     shutil.rmtree(workdir, ignore_errors=True)
     cpu = usage.ru_utime + usage.ru_stime
     code = os.waitstatus_to_exitcode(status)
@@ -369,7 +386,7 @@ def run_one(request: dict, counter: int, uid: int | None) -> dict:
     ok = code == 0 and not timed_out and not error_type
     return {"ok": ok, "status": code if not timed_out else -int(signal.SIGKILL), "error_type": error_type,
             "error": error, "stdout": stdout, "stderr": stderr, "wall_s": wall, "cpu_s": cpu,
-            "peak_mem_mb": usage.ru_maxrss / 1024, "images": images, "plotly": inner.get("plotly") or [],
+            "peak_mem_mb": usage.ru_maxrss / 1024, "images": images, "plot_facts": plot_facts, "plotly": inner.get("plotly") or [],
             "leftover_processes": left}
 
 

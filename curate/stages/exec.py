@@ -30,6 +30,7 @@ from curate.records import content_hash
 from curate.render.chromium import chromium_path
 from curate.render.pages import PageJob, PageRenderer, PageResult
 from curate.sandbox import Limits, SandboxWorker, choose
+from curate.sandbox.figure_facts import safe_plotly_facts
 from curate.stage import Outcome, Params, Stage, Unit, read_unit
 from curate.store.atomic import write_bytes, write_json
 from curate.store.workspace import Workspace
@@ -39,7 +40,8 @@ RESULT_COLUMNS: dict[str, pa.DataType] = {
     "stdout": pa.string(), "stderr": pa.string(), "wall_s": pa.float64(), "cpu_s": pa.float64(),
     "peak_mem_mb": pa.float64(), "images": pa.list_(pa.string()), "screenshot": pa.string(),
     "screenshot_full": pa.string(), "console_errors": pa.list_(pa.string()),
-    "failed_requests": pa.list_(pa.string()), "page_facts": pa.string(), "exec_key": pa.string(),
+    "failed_requests": pa.list_(pa.string()), "page_facts": pa.string(), "plot_facts": pa.list_(pa.string()),
+    "exec_key": pa.string(),
 }
 FENCE = re.compile(r"```[ \t]*([A-Za-z0-9_+-]*)[^\n]*\n(.*?)(?:```|\Z)", re.S)
 TAGS = {"python": {"python", "py", "python3"}, "html": {"html", "htm"}, "css": {"css"},
@@ -116,7 +118,7 @@ class Exec(Stage):
     Params = ExecParams
     reads = ("code", "language")
     writes = tuple(RESULT_COLUMNS)
-    version = "1"
+    version = "2"  # 2: plot_facts
     batch_size = 16  # small shards spread the work over the workers; the per-sample cache makes resumes fine
 
     def __init__(self, params: Params | None = None, **kwargs: Any):
@@ -193,11 +195,13 @@ class Exec(Stage):
             self._sandbox = SandboxWorker(self._backend(), self.params.limits(), self.params.allow_imports)
         reply = self._sandbox.run(code, files)
         images = [store_png(root, png) for png in reply["images"]]
+        facts = (list(reply.get("plot_facts") or []) + [None] * len(images))[:len(images)]  # one per image
         errors: list[str] = []
         for figure in reply.get("plotly") or []:
             page = self._renderer().render_plotly(figure)
             if page.screenshot:
                 images.append(store_png(root, page.screenshot))
+                facts.append(safe_plotly_facts(figure))
             else:
                 errors.append(f"plotly figure not rendered: {page.error}")
         result = blank()
@@ -205,7 +209,7 @@ class Exec(Stage):
                       exec_error_type=reply.get("error_type"), exec_error=reply.get("error"),
                       stdout=reply.get("stdout"), stderr=reply.get("stderr"), wall_s=reply.get("wall_s"),
                       cpu_s=reply.get("cpu_s"), peak_mem_mb=reply.get("peak_mem_mb"), images=images,
-                      console_errors=errors)
+                      plot_facts=facts, console_errors=errors)
         return result
 
     def _renderer(self) -> PageRenderer:
@@ -247,7 +251,7 @@ def blank() -> dict[str, Any]:
     return {"exec_ok": False, "exec_status": None, "exec_error_type": None, "exec_error": None, "stdout": None,
             "stderr": None, "wall_s": None, "cpu_s": None, "peak_mem_mb": None, "images": [],
             "screenshot": None, "screenshot_full": None, "console_errors": [], "failed_requests": [],
-            "page_facts": None, "exec_key": None}
+            "page_facts": None, "plot_facts": [], "exec_key": None}
 
 
 def failure(error_type: str, message: str) -> dict[str, Any]:

@@ -288,6 +288,7 @@ def _axes_facts(ax: Any, fig: Any, renderer: Any, canvas: _Canvas, face: tuple[f
     facts["xscale"], facts["yscale"] = ax.get_xscale(), ax.get_yscale()
     facts["grid"] = any(line.get_visible() for line in [*ax.get_xgridlines(), *ax.get_ygridlines()])
     facts["errorbars"] = any(getattr(a, "_curate_errorbar", False) for a in data)
+    facts["series"] = _series(data)
     points = _points(data, ax) if projection == "rectilinear" else None
     if points is not None and len(points):
         x0, y0, x1, y1 = ax.bbox.x0 - 1, ax.bbox.y0 - 1, ax.bbox.x1 + 1, ax.bbox.y1 + 1
@@ -352,6 +353,31 @@ def _kind(artist: Any) -> str | None:
         if isinstance(artist, cls):
             return name
     return None
+
+
+def _series(artists: list[Any]) -> int:
+    """How many colours tell the data apart (lines, bars, markers; colour-mapped artists count as one)."""
+    from matplotlib.collections import PathCollection
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import Patch
+
+    colours: set[tuple[float, ...]] = set()
+    for a in artists:
+        try:
+            if isinstance(a, Line2D):
+                found = [_rgba(a.get_color())]
+            elif isinstance(a, Patch):
+                found = [tuple(a.get_facecolor())]
+            elif isinstance(a, PathCollection) and a.get_array() is None:
+                found = [tuple(c) for c in a.get_facecolor()[:50]]
+            else:
+                continue
+        except Exception:  # noqa: BLE001
+            continue
+        colours |= {tuple(round(c, 2) for c in colour[:3]) for colour in found if colour[3] > 0.02}
+        if len(colours) > 20:
+            break
+    return min(len(colours), 20)
 
 
 def _points(artists: list[Any], ax: Any) -> Any:
@@ -597,6 +623,9 @@ def plotly_facts(figure: dict[str, Any] | str, width: int = 1000, height: int = 
         "annotations": sum(1 for t in visible if t["role"] == "annotation"),
         "trace_text": any(t.get("text") is not None and "text" in str(t.get("mode", "text")) or t.get("texttemplate")
                           or t.get("textinfo") for t in shown),
+        "errorbars": any(isinstance(t.get(k), dict) and t[k].get("visible", True) is not False
+                         and (t[k].get("array") is not None or t[k].get("value") is not None)
+                         for t in shown for k in ("error_x", "error_y")),
         "colorbar": any(_has_scale(t) for t in shown) or any(
             isinstance(v, dict) and v.get("showscale", True) for k, v in layout.items() if k.startswith("coloraxis")),
         "subplots": max(1, len([a for a in axes if a.startswith("xaxis")]), len(layout.get("grid") or {}) and 2),

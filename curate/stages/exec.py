@@ -28,8 +28,9 @@ from pydantic import Field
 from curate.errors import CurateError
 from curate.records import content_hash
 from curate.render.chromium import chromium_path
+from curate.render.facts import FACTS_JS
 from curate.render.pages import PageJob, PageRenderer, PageResult
-from curate.sandbox import Limits, SandboxWorker, choose
+from curate.sandbox import Limits, SandboxWorker, choose, figure_facts
 from curate.sandbox.figure_facts import safe_plotly_facts
 from curate.stage import Outcome, Params, Stage, Unit, read_unit
 from curate.store.atomic import write_bytes, write_json
@@ -108,6 +109,13 @@ def runtime_versions() -> dict[str, str]:
     return versions
 
 
+@functools.cache
+def facts_fingerprint(language: str) -> str:
+    """The code that reads a page's or a figure's facts: a new version of it is a new result."""
+    source = FACTS_JS.encode() if language == "html" else Path(figure_facts.__file__).read_bytes()
+    return hashlib.sha256(source).hexdigest()[:16]
+
+
 def workspace_root(part: Path) -> Path:
     """The workspace a table part belongs to (`<root>/tables/<name>/part-*.parquet`)."""
     return part.resolve().parents[2]
@@ -170,7 +178,8 @@ class Exec(Stage):
         backend = self._backend() if language == "python" else None
         return content_hash({"stage": self.version, "language": language, "code": code, "files": files,
                              "limits": p.limits().model_dump(), "allow_imports": p.allow_imports,
-                             "max_dom": p.max_dom, "sandbox": backend, "runtime": runtime_versions()})
+                             "max_dom": p.max_dom, "sandbox": backend, "runtime": runtime_versions(),
+                             "facts": facts_fingerprint(language)})
 
     def _backend(self) -> str:
         return choose(self.params.sandbox, self.params.unsafe_no_sandbox)

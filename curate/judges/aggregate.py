@@ -52,7 +52,7 @@ def inter_aes(pages: pl.DataFrame) -> float | None:
     """Mean over all pages of the summed interaction scores; None when no page was explored."""
     if "inter_scores" not in pages.columns or pages["inter_scores"].is_null().all():
         return None
-    sums = [sum(s for s in (scores or []) if s is not None and not math.isnan(s)) for scores in pages["inter_scores"]]
+    sums = [sum(s for s in (scores or []) if s is not None and not math.isnan(s)) for scores in pages["inter_scores"].to_list()]
     return _round(sum(sums) / len(sums))
 
 

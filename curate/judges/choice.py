@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Literal
 
 import yaml
-from pydantic import Field, ValidationError, model_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 
 from curate.errors import CurateError
 from curate.judges.prompts import FIELDS, Prompt, load_prompt
@@ -28,6 +28,11 @@ class JudgeChoice(Params):
     prompt_explore_plan: Path | None = Field(None, description="Planning turn of the LLM explorer.")
     prompt_explore_act: Path | None = Field(None, description="Acting turns of the LLM explorer.")
     prompt_explore_game: Path | None = Field(None, description="Added to the acting turns on game pages.")
+
+    @field_validator("interactive", mode="before")
+    @classmethod
+    def _yaml_off(cls, value: object) -> object:
+        return "off" if value is False else value  # YAML reads a bare `off` as false
 
     @model_validator(mode="after")
     def _needs_endpoint(self) -> JudgeChoice:

@@ -199,8 +199,9 @@ PAGES: dict[str, str] = {
                      "[class*=card] { position: absolute !important; top: 60px !important; left: 40px !important; "
                      "width: 70% !important; }",
     "unreadable_contrast": "*, *::before, *::after { color: rgba(140, 140, 140, 0.25) !important; }",
-    "overflowing_text": "p, li, h1, h2, h3, h4, dt, dd, td, th, a, button, span, label, pre, code "
-                        "{ white-space: nowrap !important; letter-spacing: 0.3em !important; }",
+    # boxes narrowed and lines kept from wrapping: text runs out of its box, over its neighbours
+    "overflowing_text": "body * { max-width: 260px !important; } p, li, h1, h2, h3, h4, h5, dt, dd, td, th, a, "
+                        "button, span, label, code { white-space: nowrap !important; }",
 }
 IMAGE_RE = re.compile(r"(<img\b[^>]*?\bsrc\s*=\s*)([\"'])(.*?)\2", re.I | re.S)
 URL_RE = re.compile(r"url\(\s*([\"']?)(?!#)[^)\"']+\1\s*\)", re.I)

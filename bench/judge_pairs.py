@@ -60,6 +60,8 @@ CHARTS = [
     (r"heatmap|imshow|pcolormesh|tripcolor|spreadsheet|correlations", "a heatmap"),
     (r"contour|bivariate|joint_kde", "a contour plot"),
     (r"pie|sunburst", "a pie chart"),
+    (r"quiver|barbs", "a quiver plot of a vector field"),
+    (r"errorbar", "a line chart with error bars"),
     (r"barh|horizontal-bar", "a horizontal bar chart"),
     (r"bar", "a bar chart"),
     (r"scatter|bubble|strip|dotplot|anscombe|regression|marginal_ticks|knn|styling", "a scatter plot"),
@@ -67,7 +69,6 @@ CHARTS = [
     (r"ecdf", "an ECDF plot"),
     (r"stem", "a stem plot"),
     (r"stairs", "a step histogram"),
-    (r"quiver|barbs", "a quiver plot of a vector field"),
     (r"streamplot", "a streamplot of a vector field"),
     (r"eventplot", "an event plot"),
     (r"treemap|icicle", "a treemap"),
@@ -83,8 +84,8 @@ def instruction_for(name: str) -> tuple[str, str | None]:
     topic = rest.split("__")[-2] if rest.count("__") >= 1 else rest
     chart = next((phrase for pattern, phrase in CHARTS if re.search(pattern, rest.lower())), "a chart")
     label = re.sub(r"[_-]+", " ", rest.split("__")[-1] if family != "plotly" else topic).strip()
-    kind = next((k for k in KIND_WORDS if re.search(rf"\b{k}", chart)), None)
-    return f"Make {chart} of the data, like the {family} example '{label}'.", kind
+    kind = next((k for k in KIND_WORDS if re.search(rf"\b{k}\b", chart)), None)
+    return f"Make {chart} of the data (after the {family} example {label}).", kind
 
 
 def plot_rows(scripts: Path, seaborn_data: Path | None, limit: int | None) -> list[dict]:
@@ -138,7 +139,8 @@ def run(rows: list[dict], root: Path, workers: int, compare_with: Path | None) -
     if compare_with is not None:
         env = {**os.environ, "PYTHONPATH": str(compare_with)}
         subprocess.run([sys.executable, "-m", "curate", "judge", "executed", "--as", "judged_before", "--force",
-                        "--workers", str(workers), "-w", str(ws.root)], env=env, check=True, capture_output=True)
+                        "--workers", str(workers), "-w", str(ws.root)], env=env, check=True, capture_output=True,
+                       cwd=compare_with)  # `-m` puts the working folder first on sys.path
         judged["before"] = "judged_before"
     return {label: [_result(row) for row in ws.read(table).iter_rows(named=True)] for label, table in judged.items()}
 
@@ -185,9 +187,9 @@ def pairs(results: list[dict]) -> dict:
         if r["how"] == "original":
             continue
         entry, orig = table[r["how"]], originals.get(r["subject"])
-        if orig is None or not orig["ok"]:
+        if orig is None or not orig["ok"] or not orig["images"]:
             entry["left_out"]["original failed"] += 1
-        elif not r["ok"]:
+        elif not r["ok"] or not r["images"]:
             entry["left_out"]["copy failed"] += 1
         elif r["images"] == orig["images"] or (orig["facts"] and not shows(orig["facts"], r["how"])):
             entry["left_out"]["no visible change"] += 1

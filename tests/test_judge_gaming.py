@@ -27,7 +27,8 @@ PLOT_COPIES = {
     "transparent_text": SHOWN.replace('")', '", alpha=0)'),
     "white_on_white": SHOWN.replace('")', '", color="white")'),
     "one_point_font": SHOWN.replace('")', '", fontsize=1)'),
-    "moved_off_the_figure": SHOWN + 'ax.title.set_y(4)\nax.xaxis.set_label_coords(0.5, -4)\nax.yaxis.set_label_coords(-4, 0.5)\n',
+    "moved_off_the_figure": SHOWN + 'ax.set_title("Four random walks", y=4)\nax.xaxis.set_label_coords(0.5, -4)\n'
+                            'ax.yaxis.set_label_coords(-4, 0.5)\n',
     "legend_without_handles": SHOWN + 'ax.get_legend().remove()\nax.legend(handles=[], title="legend")\n',
 }
 COFFEE = (PAGES_DIR / "coffee.html").read_text()

@@ -183,6 +183,10 @@ def structure(sample: Sample) -> list[Finding]:
     if overflowing:
         found.append(Finding("structure", "overflow", min(8, 3 + overflowing),
                              f"{overflowing} element(s) or text(s) overflow the viewport or their box"))
+    overlaps = _count(facts.get("text_overlaps"))
+    if overlaps:
+        found.append(Finding("structure", "overlapping-text", min(6, 2 + overlaps // 2),
+                             f"{overlaps} pair(s) of texts run into each other"))
     covered = _count((facts.get("hidden_text") or {}).get("covered"))
     if covered > 40:
         found.append(Finding("structure", "covered-text", min(6.0, round(2 + covered / 100, 2)),
@@ -193,7 +197,7 @@ def structure(sample: Sample) -> list[Finding]:
                              f"{len(errors)} console error(s): {str(errors[0])[:120]}"))
     broken = _count(facts.get("images_broken"))
     if broken:
-        found.append(Finding("structure", "broken-images", min(5, 2 + broken), f"{broken} broken image(s)"))
+        found.append(Finding("structure", "broken-images", min(8.0, 2 + 1.5 * broken), f"{broken} broken image(s)"))
     if sample.failed_requests:
         found.append(Finding("structure", "failed-requests", min(3, len(sample.failed_requests)),
                              f"{len(sample.failed_requests)} failed request(s), e.g. {str(sample.failed_requests[0])[:80]}"))
@@ -210,8 +214,8 @@ def structure(sample: Sample) -> list[Finding]:
     return found
 
 
-NO_FACTS = [Finding("alignment", "no-facts", 20, "nothing recorded about what the page shows (re-run "
-                                                 "`curate exec`): alignment cannot be checked")]
+NO_FACTS = [Finding("alignment", "no-facts", 40, "nothing recorded about what the page shows (re-run "
+                                                 "`curate exec`): nothing can be credited")]
 
 
 def judge_page(sample: Sample) -> Verdict:

@@ -59,6 +59,7 @@ ELEMENTS: dict[str, str] = {
 QUOTED_RE = re.compile(r"['\"“]([^'\"”\n]{3,60})['\"”]")
 NO_AXES = {"pie", "heatmap", "3d", "polar", "map", "treemap", "sunburst", "surface", "indicator", "table",
            "sankey", "parallel"}
+GRID_KINDS = {"heatmap", "3d", "polar", "surface"}  # axes that a label helps but a reader can do without
 COLOURMAPPED = {"heatmap", "contour", "hexbin", "surface", "map", "treemap", "sunburst", "density"}
 SERIES_KINDS = {"line", "scatter", "area", "density", "ecdf"}
 LEGIBLE_PX = 6.0      # text smaller than this is there but cannot be read: it earns nothing
@@ -145,21 +146,23 @@ def alignment(sample: Sample, figures: list[Figure]) -> list[Finding]:
         found.append(Finding("alignment", "chart-type", 6, f"missing chart type: {', '.join(sorted(wanted - met))}"))
     if not any(f.has_title() for f in figures):
         found.append(Finding("alignment", "title", 8, "no legible title on the figure"))
-    if (wanted | drawn) - NO_AXES or not (wanted | drawn):
-        missing = [axis for axis in ("x", "y") if not any(f.has_axis_label(axis) for f in figures)]
-        if missing:
-            found.append(Finding("alignment", "axis-labels", 4 * len(missing),
-                                 f"no legible {' or '.join(missing)} axis label on the figure"))
+    kinds = wanted | drawn
+    per_axis = 4 if kinds - NO_AXES or not kinds else 2 if kinds & GRID_KINDS else 0
+    missing = [axis for axis in ("x", "y") if not any(f.has_axis_label(axis) for f in figures)]
+    if per_axis and missing:
+        found.append(Finding("alignment", "axis-labels", per_axis * len(missing),
+                             f"no legible {' or '.join(missing)} axis label on the figure"))
     asked = [name for name, ask in ELEMENTS.items() if re.search(ask, text)]
     absent = [name for name in asked if not any(f.element(name) for f in figures)]
     if absent:
         found.append(Finding("alignment", "requested-elements", round(9 * len(absent) / len(asked), 2),
                              f"asked for but not shown: {', '.join(absent)}"))
     if "legend" not in asked and not any(f.element("legend") or f.element("annotations") for f in figures):
-        crowded = [a for f in figures for a in f.data_axes if (a.get("series") or 0) >= 2
-                   and set(a.get("kinds") or []) & SERIES_KINDS]
-        if crowded:
-            found.append(Finding("alignment", "legend", 4, f"{crowded[0]['series']} colours tell series apart, "
+        series = max([a.get("series") or 0 for f in figures for a in f.data_axes
+                      if set(a.get("kinds") or []) & SERIES_KINDS]
+                     + [f.facts.get("series") or 0 for f in figures if f.plotly], default=0)
+        if series >= 2:
+            found.append(Finding("alignment", "legend", 4, f"{series} series told apart by colour, "
                                                            "but no legend says which is which"))
     quoted = [q for q in QUOTED_RE.findall(sample.instruction) if not q.strip().endswith((".csv", ".json"))]
     shown = " ".join(t.get("text", "") for f in figures for t in f.legible).lower()
@@ -174,6 +177,8 @@ def text_findings(figure: Figure, stats: ImageStats) -> list[Finding]:
     """Legibility: size and contrast of the texts, and texts running into each other."""
     found: list[Finding] = []
     texts = [t for t in figure.texts if t.get("visible")]
+    if figure.plotly and figure.facts.get("tick_px"):  # the tick labels plotly.js draws, at their size
+        texts = texts + [{"text": "0000", "px": figure.facts["tick_px"], "visible": True}]
     weights = [max(1, len(str(t.get("text") or ""))) for t in texts]
     if texts:
         small = sum(w for t, w in zip(texts, weights, strict=True) if float(t.get("px") or 0) < SMALL_PX) / sum(weights)
@@ -191,8 +196,9 @@ def text_findings(figure: Figure, stats: ImageStats) -> list[Finding]:
         found.append(Finding("aesthetics", "text-contrast", 7 if stats.label_contrast < 3 else 3,
                              f"tick labels have contrast {stats.label_contrast:.1f}:1 (WCAG asks 4.5:1)"))
     overlap = max((max((a.get("tick_overlap") or {}).values(), default=0) for a in figure.axes), default=0.0)
-    if figure.plotly:
-        overlap = stats.label_overlap
+    if figure.plotly:  # estimated from the labels' sizes and the room plotly.js gives them, else the pixels
+        crowding = float(figure.facts.get("tick_crowding") or 0)
+        overlap = max(stats.label_overlap, min(1.0, crowding - 1) if crowding > 1.1 else 0.0)
     if overlap > 0:
         found.append(Finding("aesthetics", "label-overlap", round(min(10.0, 3 + 10 * overlap), 2),
                              f"{overlap:.0%} of an axis's tick labels run into each other"))
@@ -232,7 +238,7 @@ def structure(stats: ImageStats, figure: Figure, sample: Sample) -> list[Finding
     if clipped:
         found.append(Finding("structure", "text-cut-off", min(6, 2 * clipped), f"{clipped} text(s) cut at the "
                                                                              "edge of the figure"))
-    elif stats.border_ink > 0.2:
+    if stats.border_ink > 0.2:
         found.append(Finding("structure", "cut-at-edge", 6, f"{stats.border_ink:.0%} of the border is inked: "
                                                             "content runs off the figure"))
     needs_axes = [a for a in figure.data_axes if set(a.get("kinds") or []) - NO_AXES]
@@ -247,13 +253,14 @@ def structure(stats: ImageStats, figure: Figure, sample: Sample) -> list[Finding
     if figure.plotly and f.get("data_in_view") is not None:
         shares.append(f["data_in_view"])
     if shares and min(shares) < 0.9:
-        found.append(Finding("structure", "data-cut-off", round(min(10.0, 12 * (0.9 - min(shares)) + 2), 2),
+        found.append(Finding("structure", "data-cut-off", round(min(12.0, 12 * (0.9 - min(shares)) + 2), 2),
                              f"only {min(shares):.0%} of the data lies inside the axis limits"))
     covered = max((float(a.get("legend_covers") or 0) for a in figure.axes), default=0.0)
-    if covered > 0.05 or (figure.plotly and f.get("legend_inside") and float(f.get("legend_px") or 0) >= 16):
-        found.append(Finding("structure", "legend-over-data", round(min(8.0, 3 + 20 * covered), 2),
-                             f"the legend covers {covered:.0%} of the data points" if covered else
-                             "a large legend sits over the plotting area"))
+    area = max((float(a.get("legend_area") or 0) for a in figure.data_axes), default=0.0)
+    if covered > 0.05 or area > 0.3 or (figure.plotly and f.get("legend_inside") and float(f.get("legend_px") or 0) >= 16):
+        found.append(Finding("structure", "legend-over-data", round(min(8.0, 3 + 20 * covered + 5 * area), 2),
+                             f"the legend covers {covered:.0%} of the data points and {area:.0%} of the chart"
+                             if not figure.plotly else "a large legend sits over the plotting area"))
     found += _aspect(figure, stats)
     if stats.blank_band > 0.35:
         found.append(Finding("structure", "empty-region", 6, f"an empty band {stats.blank_band:.0%} of the height"))
@@ -279,8 +286,8 @@ def _aspect(figure: Figure, stats: ImageStats) -> list[Finding]:
     return []
 
 
-NO_FACTS = [Finding("alignment", "no-facts", 20, "nothing recorded about what the figure shows (re-run "
-                                                 "`curate exec`): alignment cannot be checked")]
+NO_FACTS = [Finding("alignment", "no-facts", 40, "nothing recorded about what the figure shows (re-run "
+                                                 "`curate exec`): nothing can be credited")]
 
 
 def judge_plot(sample: Sample) -> Verdict:

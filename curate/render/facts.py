@@ -63,17 +63,20 @@ FACTS_JS = r"""
     return false;
   };
   const textRect = (nodes) => {
+    // the box of the text itself (not of its element), and its line boxes
     let box = null;
+    const lines = [];
     for (const n of nodes) {
       const range = document.createRange();
       range.selectNodeContents(n);
+      for (const r of Array.from(range.getClientRects()).slice(0, 8)) if (r.width > 0 && r.height > 0) lines.push(r);
       const r = range.getBoundingClientRect();
       if (r.width <= 0 && r.height <= 0) continue;
       box = box ? { left: Math.min(box.left, r.left), top: Math.min(box.top, r.top), right: Math.max(box.right, r.right), bottom: Math.max(box.bottom, r.bottom) }
                 : { left: r.left, top: r.top, right: r.right, bottom: r.bottom };
     }
-    if (!box) return { left: 0, top: 0, right: 0, bottom: 0, width: 0, height: 0 };
-    return { ...box, width: box.right - box.left, height: box.bottom - box.top };
+    if (!box) return { left: 0, top: 0, right: 0, bottom: 0, width: 0, height: 0, lines };
+    return { ...box, width: box.right - box.left, height: box.bottom - box.top, lines };
   };
   const MEDIA = new Set(["img", "canvas", "video", "svg", "iframe", "picture", "object", "embed"]);
   const colorPairs = [], seen = new Set(), fontSizes = {}, overflowing = [], boxes = [], candidates = [];
@@ -161,7 +164,17 @@ FACTS_JS = r"""
       : clippedAway(el, tr) ? "clipped" : contrast < limits.min_contrast ? "no-contrast" : null;
     if (why) { hiddenChars[why] = (hiddenChars[why] || 0) + text.length; continue; }
     candidates.push({ el, text, size, fg, bg, contrast, tr, cx: tr.left + tr.width / 2 + scrollX, cy: tr.top + tr.height / 2 + scrollY });
-    if (s.overflowX === "visible" && (tr.right > r.right + 4 || tr.right > vw + 4)) textOverflow++;
+    // text that spills out of its block (or the viewport), unless it sits in a box made to scroll
+    const block = ["inline", "contents"].includes(s.display) && el.parentElement ? el.parentElement : el;
+    const bb = block.getBoundingClientRect();
+    if (tr.right > bb.right + 4 || tr.left < bb.left - 4 || tr.right > vw + 4) {
+      let scrolls = false;
+      for (let e = el; e && e !== document.body; e = e.parentElement) {
+        const os = getComputedStyle(e).overflowX;
+        if (os === "auto" || os === "scroll") { scrolls = true; break; }
+      }
+      if (!scrolls) textOverflow++;
+    }
   }
   // behind another element? look at each text's centre with the text in the middle of the viewport
   const bands = {};
@@ -195,6 +208,22 @@ FACTS_JS = r"""
                         text: c.text.slice(0, 80) });
     }
   }
+  // texts running into each other (elements apart, neither inside the other)
+  const shownTexts = candidates.filter((c) => !c.covered).slice(0, 600);
+  let textOverlaps = 0;
+  for (let i = 0; i < shownTexts.length; i++) {
+    const a = shownTexts[i];
+    for (let j = i + 1; j < shownTexts.length; j++) {
+      const b = shownTexts[j];
+      if (a.tr.right <= b.tr.left || b.tr.right <= a.tr.left || a.tr.bottom <= b.tr.top || b.tr.bottom <= a.tr.top) continue;
+      if (a.el.contains(b.el) || b.el.contains(a.el)) continue;
+      const hit = (a.tr.lines || []).some((p) => (b.tr.lines || []).some((q) => {
+        const w = Math.min(p.right, q.right) - Math.max(p.left, q.left), h = Math.min(p.bottom, q.bottom) - Math.max(p.top, q.top);
+        return w > 0 && h > 0 && w * h > 0.3 * Math.min(p.width * p.height, q.width * q.height);
+      }));
+      if (hit) textOverlaps++;
+    }
+  }
   const images = Array.from(document.images);
   const visibleText = visible.join(" ").replace(/\s+/g, " ").slice(0, limits.text_chars);
   return {
@@ -208,6 +237,7 @@ FACTS_JS = r"""
     font_sizes: Object.entries(fontSizes).map(([px, count]) => ({ px: Number(px), count })).sort((a, b) => a.px - b.px),
     overflowing,
     text_overflow: textOverflow,
+    text_overlaps: textOverlaps,
     boxes,
     elements,
     styled,

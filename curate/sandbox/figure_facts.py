@@ -297,6 +297,7 @@ def _axes_facts(ax: Any, fig: Any, renderer: Any, canvas: _Canvas, face: tuple[f
         facts["legend_covers"] = round(_covered(points[inside], legend, renderer), 3) if legend and facts["legend"] else 0.0
     else:
         facts["data_in_view"], facts["legend_covers"] = None, 0.0
+    facts["legend_area"] = round(_legend_area(legend, ax, renderer), 3) if legend and facts["legend"] else 0.0
     return facts
 
 
@@ -381,26 +382,35 @@ def _series(artists: list[Any]) -> int:
 
 
 def _points(artists: list[Any], ax: Any) -> Any:
-    """Display coordinates of a sample of the data's points: line vertices, scatter markers, the end of
-    each bar, an image's edges (colour-mapped meshes tile the plane and are left out)."""
+    """Display coordinates of a sample of the data's points: line vertices, markers and arrows (offsets),
+    the end of each bar, an image's edges, and vertices of other shapes (areas, violins, contours, meshes,
+    stream lines, steps)."""
     import numpy as np
-    from matplotlib.collections import PathCollection
+    from matplotlib.collections import Collection
     from matplotlib.image import AxesImage
     from matplotlib.lines import Line2D
-    from matplotlib.patches import Rectangle
+    from matplotlib.patches import Patch, Rectangle
+
+    def sample(xy: Any, n: int = MAX_POINTS) -> Any:
+        xy = np.asarray(xy, dtype=float).reshape(-1, 2)
+        return xy[:: max(1, len(xy) // n)]
 
     chunks = []
     for a in artists:
         try:
             if isinstance(a, Line2D):
-                xy = np.asarray(a.get_xydata(), dtype=float)
-                chunks.append(a.get_transform().transform(xy[:: max(1, len(xy) // MAX_POINTS)]))
-            elif isinstance(a, PathCollection) and len(a.get_offsets()):
-                offsets = np.asarray(a.get_offsets(), dtype=float)
-                chunks.append(a.get_offset_transform().transform(offsets[:: max(1, len(offsets) // MAX_POINTS)]))
+                chunks.append(a.get_transform().transform(sample(a.get_xydata())))
+            elif isinstance(a, Collection) and len(a.get_offsets()) > 1:
+                chunks.append(a.get_offset_transform().transform(sample(a.get_offsets())))
+            elif isinstance(a, Collection):
+                paths = a.get_paths()
+                for path in paths[:: max(1, len(paths) // 50)][:60]:
+                    chunks.append(a.get_transform().transform(sample(path.vertices, 20)))
             elif isinstance(a, Rectangle):
                 x, y, w, h = a.get_x(), a.get_y(), a.get_width(), a.get_height()
                 chunks.append(a.get_data_transform().transform([[x + w / 2, y + h], [x + w, y + h / 2]]))
+            elif isinstance(a, Patch):
+                chunks.append(a.get_transform().transform(sample(a.get_path().vertices, 40)))
             elif isinstance(a, AxesImage):
                 left, right, bottom, top = a.get_extent()
                 mid_x, mid_y = (left + right) / 2, (bottom + top) / 2
@@ -425,6 +435,14 @@ def _covered(points: Any, legend: Any, renderer: Any) -> float:
     inside = ((points[:, 0] >= box.x0) & (points[:, 0] <= box.x1) & (points[:, 1] >= box.y0)
               & (points[:, 1] <= box.y1))
     return float(inside.mean())
+
+
+def _legend_area(legend: Any, ax: Any, renderer: Any) -> float:
+    """Share of the axes' area under the legend's box."""
+    box, area = legend.get_window_extent(renderer), ax.bbox.width * ax.bbox.height
+    w = min(box.x1, ax.bbox.x1) - max(box.x0, ax.bbox.x0)
+    h = min(box.y1, ax.bbox.y1) - max(box.y0, ax.bbox.y0)
+    return max(0.0, w) * max(0.0, h) / area if area > 0 else 0.0
 
 
 def _inside(t: Any, renderer: Any, ax: Any) -> bool:
@@ -570,6 +588,8 @@ PLOTLY_KINDS = {
     "indicator": "indicator", "candlestick": "finance", "ohlc": "finance", "splom": "scatter",
     "scatterternary": "scatter", "scattercarpet": "scatter", "carpet": "contour",
 }
+CARTESIAN = {"bar", "histogram", "line", "scatter", "area", "box", "violin", "heatmap", "contour"}
+SERIES_KINDS = {"line", "scatter", "area", "bar", "histogram"}
 THREE_D = {"scatter3d", "surface", "mesh3d", "isosurface", "volume", "cone", "streamtube"}
 COLOURSCALED = {"heatmap", "contour", "surface", "histogram2d", "histogram2dcontour", "choropleth", "densitymapbox",
                 "densitymap", "choroplethmapbox", "choroplethmap", "volume", "isosurface", "cone", "streamtube"}
@@ -612,6 +632,8 @@ def plotly_facts(figure: dict[str, Any] | str, width: int = 1000, height: int = 
     visible = [t for t in texts if t["visible"]]
     w = _number(layout.get("width"), width)
     h = _number(layout.get("height"), height)
+    ticks = {name: _number(_get(layout, name, "tickfont", "size"), _number(_get(template, name[:5], "tickfont", "size"), base_px))
+             for name in (axes or (["xaxis", "yaxis"] if set(kinds) & CARTESIAN else []))}
     return {
         "library": "plotly", "width": round(w), "height": round(h), "background": _hex(paper_rgb),
         "plot_background": _hex(_over(plot_bg, paper_rgb)), "kinds": kinds,
@@ -630,7 +652,12 @@ def plotly_facts(figure: dict[str, Any] | str, width: int = 1000, height: int = 
             isinstance(v, dict) and v.get("showscale", True) for k, v in layout.items() if k.startswith("coloraxis")),
         "subplots": max(1, len([a for a in axes if a.startswith("xaxis")]), len(layout.get("grid") or {}) and 2),
         "data_in_view": _plotly_in_view(shown, layout),
-        "texts": texts[:MAX_TEXTS], "min_text_px": min((t["px"] for t in visible), default=None),
+        "tick_px": min(ticks.values(), default=None),
+        "tick_crowding": max((_crowding(layout.get(a) or {}, shown, ticks[a], w) for a in ticks if a.startswith("xaxis")),
+                             default=None),
+        "series": sum(1 for t in shown if set(_plotly_kinds(t)) & SERIES_KINDS),
+        "texts": texts[:MAX_TEXTS],
+        "min_text_px": min([t["px"] for t in visible] + list(ticks.values()), default=None),
     }
 
 
@@ -651,13 +678,35 @@ def _plotly_kinds(trace: dict[str, Any]) -> list[str]:
 
 
 def _plotly_legend(layout: dict[str, Any], shown: list[dict[str, Any]]) -> list[str]:
-    named = [t for t in shown if t.get("showlegend", True) is not False and t.get("type", "scatter") != "pie"
-             and t.get("name")]
+    """The legend's entries as plotly.js draws them: shown by default for two or more named traces (or a
+    pie's labels); when asked for, unnamed traces appear as "trace N"."""
+    listed = [(i, t) for i, t in enumerate(shown) if t.get("showlegend", True) is not False and t.get("type") != "pie"]
     pies = [str(label) for t in shown if t.get("type") == "pie" for label in _values(t.get("labels"))[:20]]
     show = layout.get("showlegend")
+    named = [t for _, t in listed if t.get("name")]
     if show is False or (show is None and len(named) < 2 and not pies):
         return []
-    return ([str(t["name"]) for t in named] + pies)[:20]
+    return ([str(t.get("name") or f"trace {i}") for i, t in listed] + pies)[:20]
+
+
+def _crowding(axis: dict[str, Any], traces: list[dict[str, Any]], px: float, width: float) -> float | None:
+    """How much wider the x tick labels are than the room they have (over 1: they run into each other).
+    plotly.js turns labels that do not fit unless the figure fixes the angle: only then is it estimated,
+    from the tick values or the categories, at 0.6 em per character."""
+    if not isinstance(axis.get("tickangle"), int | float) or axis.get("tickangle") % 180 not in (0,):
+        return None
+    labels = [str(v) for v in (_values(axis.get("ticktext")) or _values(axis.get("tickvals")))]
+    if not labels:
+        values = [v for t in traces for v in _values(t.get("x"))[:500]]
+        strings = list(dict.fromkeys(v for v in values if isinstance(v, str)))
+        numbers = [v for v in values if isinstance(v, int | float)]
+        count = int(axis["nticks"]) if isinstance(axis.get("nticks"), int | float) else 7
+        labels = strings or [f"{v:g}" for v in numbers[:1]] * count
+    if not labels:
+        return None
+    domain = axis.get("domain") if isinstance(axis.get("domain"), list) else [0, 1]
+    room = max(1.0, (width - 160) * float(domain[1] - domain[0]))
+    return round(sum(0.6 * px * len(text) + 4 for text in labels) / room, 3)
 
 
 def _legend_inside(spec: dict[str, Any]) -> bool:
@@ -684,7 +733,7 @@ def _plotly_in_view(shown: list[dict[str, Any]], layout: dict[str, Any]) -> floa
             if not (isinstance(rng, list) and len(rng) == 2 and all(isinstance(r, int | float) for r in rng) and numbers):
                 continue
             if (layout.get(axis) or {}).get("type") == "log":
-                rng = [10 ** r for r in rng]
+                rng = [10 ** max(-300, min(300, r)) for r in rng]
             lo, hi = min(rng), max(rng)
             total += len(numbers)
             inside += sum(lo <= v <= hi for v in numbers)

@@ -102,7 +102,8 @@ for _p in _dg_plotly():
 from matplotlib.ticker import MaxNLocator as _DgMaxN
 for _a in _dg_axes():
     _conv = _a.xaxis.get_converter() if hasattr(_a.xaxis, "get_converter") else _a.xaxis.converter
-    if type(_conv).__name__ != "StrCategoryConverter":
+    _named = type(_conv).__name__ == "StrCategoryConverter" or type(_a.xaxis.get_major_formatter()).__name__ == "FixedFormatter"
+    if not _named:  # numbers: more of them; named ticks keep their labels and only grow
         _a.xaxis.set_major_locator(_DgMaxN(nbins=40))
     _a.figure.draw_without_rendering()
     _labels = [t.get_text() for t in _a.get_xticklabels()] or ["0"]
@@ -111,7 +112,12 @@ for _a in _dg_axes():
     _size = min(40, max(12, 1.6 * _spacing / (0.6 * _chars) * 72 / _a.figure.dpi))
     _a.tick_params(axis="x", labelsize=_size, labelrotation=0)
 for _p in _dg_plotly():
-    _p.update_xaxes(tickangle=0, nticks=60, tickfont_size=22)
+    _xs = [v for _t in _p.data if "x" in _t and getattr(_t, "x", None) is not None for v in list(_t.x)]
+    _names = list(dict.fromkeys(v for v in _xs if isinstance(v, str)))
+    _count = len(_names) or 60
+    _chars = max([len(n) for n in _names] or [4])
+    _room = 840 / max(1, _count)
+    _p.update_xaxes(tickangle=0, nticks=60, tickfont_size=min(40, max(14, 1.6 * _room / (0.6 * _chars))))
 ''',
     "legend_covering": '''
 for _a in _dg_axes():

@@ -74,7 +74,7 @@ CHARTS = [
     (r"treemap|icicle", "a treemap"),
     (r"map|choropleth", "a map"),
     (r"parallel", "a parallel coordinates plot"),
-    (r"errorbar|errorband|lineplot|line|plot$|timeseries|pointplot|linear-fits|log-plot|hover-text|walk|facets", "a line chart"),
+    (r"errorbar|errorband|lineplot|line|plot$|timeseries|pointplot|linear-fits|hover-text|walk|facets", "a line chart"),
 ]
 
 

@@ -39,7 +39,7 @@ ELEMENTS: dict[str, tuple[str, Callable[[dict[str, int]], bool]]] = {
     "footer": (r"\bfooter", lambda e: e.get("footer", 0) > 0),
     "table": (r"\btables?\b|pricing comparison", lambda e: e.get("table", 0) > 0 or e.get("grid_cells", 0) >= 4),
     "chart": (r"\bcharts?\b|\bgraphs?\b|visuali[sz]", lambda e: e.get("chart", 0) > 0),
-    "image": (r"\bimages?\b|\bgallery|\bphotos?\b|\bpictures?\b|\bhero image",
+    "image": (r"\bimages?\b|\bgallery|\bphotos?\b|\bpictures?\b|\bhero image|\blogos?\b",
               lambda e: e.get("image", 0) + e.get("svg", 0) > 0),
     "game": (r"\bgames?\b|\bplayable|\bscore\b", lambda e: e.get("canvas", 0) > 0 or e.get("grid_cells", 0) >= 9),
     "3d": (r"\b3d\b|three\.js|webgl", lambda e: e.get("webgl", 0) + e.get("css3d", 0) > 0),

@@ -210,8 +210,10 @@ def text_findings(figure: Figure, stats: ImageStats) -> list[Finding]:
 
 def looks(stats: ImageStats, figure: Figure) -> list[Finding]:
     found = text_findings(figure, stats)
-    if stats.background_sat > 0.35 and stats.background_val > 0.3:
-        found.append(Finding("aesthetics", "loud-background", 8, f"saturated background colour rgb{stats.background}"))
+    loud = _loud_background(figure) if figure.facts.get("background") else (
+        f"rgb{stats.background}" if stats.background_sat > 0.35 and stats.background_val > 0.3 else None)
+    if loud:
+        found.append(Finding("aesthetics", "loud-background", 8, f"saturated background colour {loud}"))
     if stats.loud_pairs:
         found.append(Finding("aesthetics", "clashing-colours", 5,
                              f"{stats.loud_pairs} pair(s) of fully saturated, far-apart hues side by side"))
@@ -225,6 +227,20 @@ def looks(stats: ImageStats, figure: Figure) -> list[Finding]:
     if stats.width < 300 or stats.height < 200:
         found.append(Finding("aesthetics", "tiny-figure", 3, f"figure is only {stats.width}×{stats.height} px"))
     return found
+
+
+def _loud_background(figure: Figure) -> str | None:
+    """A saturated figure or plotting-area background, from the colours the figure declares (the pixels
+    would take a chart that fills its axes for its background)."""
+    backgrounds = [figure.facts.get("background"), figure.facts.get("plot_background"),
+                   *(a.get("background") for a in figure.axes)]
+    for colour in backgrounds:
+        if isinstance(colour, str) and len(colour) == 7:
+            rgb = [int(colour[i:i + 2], 16) / 255 for i in (1, 3, 5)]
+            sat = (max(rgb) - min(rgb)) / max(rgb) if max(rgb) else 0.0
+            if sat > 0.35 and max(rgb) > 0.3:
+                return colour
+    return None
 
 
 def structure(stats: ImageStats, figure: Figure, sample: Sample) -> list[Finding]:
@@ -280,9 +296,11 @@ def _aspect(figure: Figure, stats: ImageStats) -> list[Finding]:
         b = boxes[0]
         w, h = b[2] - b[0], b[3] - b[1]
         ratio = min(ratio, h / w) if ratio < 1 and w > 0 else max(ratio, h / w) if w > 0 else ratio
-    if ratio < 0.25 or ratio > 4:
-        return [Finding("structure", "squashed", 6, f"the {'chart' if len(boxes) == 1 else 'figure'} is "
-                                                    f"{'flat' if ratio < 1 else 'thin'}: height/width {ratio:.2f}")]
+    flatness = min(ratio, 1 / ratio) if ratio > 0 else 0.0
+    if flatness < 0.25:  # the further past 1:4, the worse
+        return [Finding("structure", "squashed", round(min(10.0, 4 + 24 * (0.25 - flatness)), 2),
+                        f"the {'chart' if len(boxes) == 1 else 'figure'} is {'flat' if ratio < 1 else 'thin'}: "
+                        f"height/width {ratio:.2f}")]
     return []
 
 

@@ -678,13 +678,12 @@ def _plotly_kinds(trace: dict[str, Any]) -> list[str]:
 
 
 def _plotly_legend(layout: dict[str, Any], shown: list[dict[str, Any]]) -> list[str]:
-    """The legend's entries as plotly.js draws them: shown by default for two or more named traces (or a
-    pie's labels); when asked for, unnamed traces appear as "trace N"."""
+    """The legend's entries as plotly.js draws them: shown by default for two or more traces (or a pie's
+    labels), an unnamed trace as "trace N"."""
     listed = [(i, t) for i, t in enumerate(shown) if t.get("showlegend", True) is not False and t.get("type") != "pie"]
     pies = [str(label) for t in shown if t.get("type") == "pie" for label in _values(t.get("labels"))[:20]]
     show = layout.get("showlegend")
-    named = [t for _, t in listed if t.get("name")]
-    if show is False or (show is None and len(named) < 2 and not pies):
+    if show is False or (show is None and len(listed) < 2 and not pies):
         return []
     return ([str(t.get("name") or f"trace {i}") for i, t in listed] + pies)[:20]
 

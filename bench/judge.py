@@ -86,8 +86,9 @@ def builtin_throughput(n_plots: int, n_pages: int) -> dict[str, float]:
     folder = Path(tempfile.mkdtemp())
     plots = [p if i % 2 == 0 else degrade_plot(p, PLOT_DEGRADATIONS[i % len(PLOT_DEGRADATIONS)])
              for i, p in enumerate(PLOTS * (n_plots // len(PLOTS) + 1))][:n_plots]
+    rendered_plots = [render_plot(p, folder / f"{i}.png") for i, p in enumerate(plots)]
     samples = [Sample(id=str(i), instruction=p.instruction, code=p.code(), language="python", exec_ok=True,
-                      images=[render_plot(p, folder / f"{i}.png")]) for i, p in enumerate(plots)]
+                      images=[image], plot_facts=[facts]) for i, (p, (image, facts)) in enumerate(zip(plots, rendered_plots, strict=True))]
     start = time.perf_counter()
     for sample in samples:
         judge_builtin(sample)

@@ -101,18 +101,25 @@ PLOT_DEGRADATIONS = ("clashing_colours", "overlapping_labels", "missing_title_ax
                      "axes_off", "unreadable_text")
 
 
-def render_plot(plot: Plot, out: Path) -> Path:
-    """Run the plot's code (our own, trusted) and save its figure."""
+def render_plot(plot: Plot, out: Path) -> tuple[Path, dict]:
+    """Run the plot's code (our own, trusted) in this process, as the sandbox would: its figure saved, and
+    the facts of what it shows."""
+    import json
+
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    from curate.sandbox import figure_facts
+
+    figure_facts.install()
     scope: dict[str, object] = {}
     exec(plot.code(), scope)  # noqa: S102 - fixtures we wrote
+    facts = json.loads(figure_facts.safe_matplotlib_facts(scope["fig"], 80))
     scope["fig"].savefig(out, dpi=80)
     plt.close("all")
-    return out
+    return out, facts
 
 
 # ----- pages ----------------------------------------------------------------------------------------

@@ -7,7 +7,7 @@ import math
 
 import pytest
 
-from curate.judges.interactive import Explorer, LLMExplorer, parse_turn
+from curate.judges.interactive import Explorer, LLMExplorer, parse_plan, parse_turn
 from curate.llm import LLMConfig, ParseError
 from tests.judge_cases import PAGES_DIR
 from tests.llm_server import LLMServer, prompt_text
@@ -56,7 +56,9 @@ def test_action_grammar():
         parse_turn("I clicked the button.")
 
 
-def test_llm_agent_acts_on_set_of_mark_screenshots(monkeypatch):
+def test_llm_agent_plans_then_acts_on_set_of_mark_screenshots(monkeypatch):
+    """OpenDesign's agent: a ranked plan first (cut to the interactions asked for), then one action per
+    turn, each turn scoring the previous action; game pages get the game prompt."""
     monkeypatch.setenv("CURATE_TEST_KEY", "k")
     turns: list[str] = []
 
@@ -64,7 +66,8 @@ def test_llm_agent_acts_on_set_of_mark_screenshots(monkeypatch):
         text = prompt_text(body)
         turns.append(text)
         label = next(line.split("]")[0][1:] for line in text.splitlines() if "Billing" in line)
-        return [f"Score: NaN\nAction: Click [{label}]", "Score: 1\nAction: ArrowDown", "Score: 0\nAction: FINISH"][len(turns) - 1]
+        return [f"1. Click [{label}] - prices switch to yearly\n2. ArrowDown - the page scrolls\n3. Click [{label}] - back",
+                f"Score: NaN\nAction: Click [{label}]", "Score: 1\nAction: ArrowDown", "Score: 0\nAction: FINISH"][len(turns) - 1]
 
     with LLMServer(responder=agent) as server:
         agent_explorer = LLMExplorer(LLMConfig(model="agent", base_url=server.url, api_key_env="CURATE_TEST_KEY"))
@@ -74,7 +77,30 @@ def test_llm_agent_acts_on_set_of_mark_screenshots(monkeypatch):
             agent_explorer.close()
         images = [p for b in server.bodies for m in b["messages"] if isinstance(m["content"], list)
                   for p in m["content"] if p["type"] == "image_url"]
-    assert scores == [1.0, 0.0]
-    assert len(turns) == 3 and len(images) == 3
-    assert "Billing: yearly" in turns[1]  # the click really toggled the page the agent sees next
-    assert "<button> Billing: monthly" in turns[0] and "Interactions left: 2" in turns[0]
+    assert scores == [1.0, 0.0]  # the plan was cut to 2 interactions
+    assert len(turns) == 4 and len(images) == 4
+    assert "Plan the interactions" in turns[0] and "<button> Billing: monthly" in turns[0]
+    assert "Next: Click [" in turns[1] and "prices switch to yearly" in turns[1]
+    assert "Billing: yearly" in turns[2]  # the click really toggled the page the agent sees next
+    assert "This page is a game" not in "".join(turns)
+
+    game_turns: list[str] = []
+
+    def player(body: dict) -> str:
+        game_turns.append(prompt_text(body))
+        return ["1. ArrowRight - the square moves", "Score: NaN\nAction: ArrowRight", "Score: 1\nAction: FINISH"][len(game_turns) - 1]
+
+    with LLMServer(responder=player) as server:
+        agent_explorer = LLMExplorer(LLMConfig(model="agent", base_url=server.url, api_key_env="CURATE_TEST_KEY"))
+        try:
+            assert agent_explorer.explore(GAME, 3, instruction="A game", game=True) == [1.0]
+        finally:
+            agent_explorer.close()
+    assert all("This page is a game" in t and "arrow keys" in t for t in game_turns)
+
+
+def test_plan_grammar():
+    assert parse_plan("Plan:\n1. Click [2] - opens\n2) Type [3]; hi - accepted\n") == ["Click [2] - opens",
+                                                                                      "Type [3]; hi - accepted"]
+    with pytest.raises(ParseError):
+        parse_plan("I would click around.")

@@ -67,9 +67,9 @@ def by_case(ws: Workspace) -> dict[str, dict]:
 
 def plot_pairs(tmp_path: Path) -> list[tuple[str, float, float, list[str]]]:
     def verdict(plot, name):
-        image = render_plot(plot, tmp_path / f"{name}.png")
+        image, facts = render_plot(plot, tmp_path / f"{name}.png")
         return judge_builtin(Sample(id=name, instruction=plot.instruction, code=plot.code(), language="python",
-                                    exec_ok=True, images=[image]))
+                                    exec_ok=True, images=[image], plot_facts=[facts]))
     pairs = []
     for i, plot in enumerate(PLOTS):
         clean = verdict(plot, f"clean{i}")

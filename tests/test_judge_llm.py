@@ -11,7 +11,8 @@ from collections import Counter
 import polars as pl
 import pytest
 
-from curate.llm import LLMConfig
+from curate.judges.llm import parse_page, parse_plot_score
+from curate.llm import LLMConfig, ParseError, data_url
 from curate.runner import run_stage
 from curate.stages.collect import Collect, CollectParams
 from curate.stages.exec import Exec, ExecParams
@@ -53,6 +54,7 @@ def llm(server: LLMServer, **kw) -> LLMConfig:
 def faulty_plan():
     """Rotating faults on each prompt's first two tries; one page always 500s, one plot always babbles."""
     tries: Counter[str] = Counter()
+    order: dict[str, int] = {}  # prompts in order of arrival: any three of them meet every fault
     faults = ["429", "500", "timeout", "malformed"]
 
     def plan(seen: int, body: dict) -> str | None:
@@ -62,7 +64,8 @@ def faulty_plan():
         if "GARBLED" in text:
             return "bad_content"
         tries[text] += 1
-        return faults[(tries[text] + len(text)) % len(faults)] if tries[text] <= 2 else None
+        index = order.setdefault(text, len(order))
+        return faults[(2 * index + tries[text]) % len(faults)] if tries[text] <= 2 else None
     return plan
 
 
@@ -151,7 +154,8 @@ def test_images_are_sent_as_data_urls(ws, monkeypatch):
 
 
 def test_visual_score_against_a_reference(tmp_path, monkeypatch):
-    """PandasPlotBench's visual rubric: the reference image and the plot go together; total = mean of both."""
+    """PandasPlotBench's visual judge: the generated plot first, the reference second, colours not compared;
+    total = mean of the task and visual scores."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -174,11 +178,63 @@ def test_visual_score_against_a_reference(tmp_path, monkeypatch):
     with LLMServer() as server:
         run_stage(ws, Judge(JudgeParams(judge="llm", llm=llm(server), reference_column="ref")),
                   ["executed"], "judged")
-        visual = [b for b in server.bodies if "reference plot" in prompt_text(b)]
+        visual = [b for b in server.bodies if "ground-truth plot" in prompt_text(b)]
         assert len(server.bodies) == 2 and len(visual) == 1
-        assert sum(p["type"] == "image_url" for p in visual[0]["messages"][1]["content"]) == 2
+        assert "Do not take colours into account" in prompt_text(visual[0])
+        urls = [p["image_url"]["url"] for p in visual[0]["messages"][1]["content"] if p["type"] == "image_url"]
+        assert len(urls) == 2 and urls[1] == data_url((tmp_path / "ref.png").read_bytes())  # reference second
     out = ws.read("judged").row(0, named=True)
     assert out["score_visual"] is not None and out["score_task"] is not None
     assert out["score_total"] == pytest.approx((out["score_visual"] + out["score_task"]) / 2)
     findings = {f["rule"] for f in json.loads(out["judge_findings"])}
     assert findings == {"pandasplotbench-task", "pandasplotbench-visual"}
+
+
+def test_plot_scores_are_read_as_pandasplotbench_reads_them():
+    assert parse_plot_score("85") == 85 and parse_plot_score(" 85\n") == 85
+    assert parse_plot_score("Good plot.\n[FINAL SCORE]: 40\nOn reflection:\n[FINAL SCORE]:72") == 72
+    for bad in ("FINAL SCORE 80", "score: 80", "[FINAL SCORE]: 180"):
+        with pytest.raises(ParseError):
+            parse_plot_score(bad)
+
+
+def test_the_judges_own_total_is_kept_and_a_disagreement_recorded(ws, monkeypatch):
+    monkeypatch.setenv("CURATE_TEST_KEY", "k")
+
+    def generous(body: dict) -> str:
+        if "total_score" in prompt_text(body):
+            return '{"alignment_score": 30, "aesthetics_score": 20, "structure_score": 20, "total_score": 90, "feedback": "x"}'
+        return "[FINAL SCORE]: 50"
+
+    with LLMServer(responder=generous) as server:
+        run_stage(ws, Judge(JudgeParams(judge="llm", llm=llm(server))), ["executed"], "judged")
+    pages = ws.read("judged").filter(pl.col("language") == "html")
+    assert pages["score_total"].to_list() == [90.0] * pages.height
+    for row in pages.iter_rows(named=True):
+        mismatch = [f for f in json.loads(row["judge_findings"]) if f["rule"] == "total-mismatch"]
+        assert len(mismatch) == 1 and "90" in mismatch[0]["message"] and "70" in mismatch[0]["message"]
+    assert parse_page('{"alignment_score": 40, "aesthetics_score": 30, "structure_score": 30, "total_score": 100}')["total"] == 100
+
+
+def test_prompt_files_replace_the_defaults(ws, cli, tmp_path):
+    page = tmp_path / "page.txt"
+    page.write_text('[system]\nYou are terse.\n[user]\nRate this page for: {instruction}\n'
+                    'Reply {"alignment_score": a, "aesthetics_score": b, "structure_score": c, "total_score": t}')
+    task = tmp_path / "task.txt"
+    task.write_text("Score the plot for {instruction}. End with [FINAL SCORE]: N")
+    with LLMServer() as server:
+        done = cli("judge", "executed", "--as", "judged", "--judge", "llm", "--base-url", server.url, "--model", "m",
+                   "--api-key-env", "CURATE_TEST_KEY", "--prompt-file", f"page={page}", "--prompt-file",
+                   f"plot-task={task}", workspace=ws.root, env={"CURATE_TEST_KEY": "k"})
+        assert done.returncode == 0, done.stderr
+        systems = [m["content"] for b in server.bodies for m in b["messages"] if m["role"] == "system"]
+        texts = [prompt_text(b) for b in server.bodies]
+    assert systems and set(systems) == {"You are terse."}  # only the page prompt has a system section
+    assert any(t.startswith("You are terse.\nRate this page for: A ") and '{"alignment_score": a' in t for t in texts)
+    assert any(t.startswith("Score the plot for Plot sales as a line chart") for t in texts)
+    (tmp_path / "blind.txt").write_text("Rate the page.")
+    blind = cli("judge", "executed", "--as", "j2", "--judge", "llm", "--model", "m", "--api-key-env", "CURATE_TEST_KEY",
+                "--prompt-file", f"page={tmp_path / 'blind.txt'}", workspace=ws.root, env={"CURATE_TEST_KEY": "k"})
+    assert blind.returncode == 2 and "{instruction}" in blind.stderr and "Traceback" not in blind.stderr
+    unknown = cli("judge", "executed", "--as", "j3", "--prompt-file", f"pages={page}", workspace=ws.root)
+    assert unknown.returncode == 2 and "plot-task" in unknown.stderr

@@ -1,7 +1,17 @@
-"""Words of a plot instruction that name an element, not a chart type (found on the AesCode sample)."""
+"""Words of a plot instruction that name an element, not a chart type (found on the AesCode sample), and
+elements credited from what the figure shows."""
 
-from curate.judges.base import Sample
-from curate.judges.plot_rules import alignment, wanted_types
+import json
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+from curate.judges.base import Sample  # noqa: E402
+from curate.judges.plot_rules import Figure, alignment, wanted_types  # noqa: E402
+from curate.sandbox import figure_facts  # noqa: E402
 
 
 def test_colour_bar_and_error_bars_are_not_bar_charts():
@@ -12,8 +22,15 @@ def test_colour_bar_and_error_bars_are_not_bar_charts():
     assert wanted_types("Stacked bars per region") == {"bar"}
 
 
-def test_seaborn_heatmap_annotations_count():
+def test_seaborn_heatmap_annotations_and_colour_bar_count():
+    import seaborn as sns
+
+    figure_facts.install()
+    corr = np.corrcoef(np.random.default_rng(0).normal(size=(4, 30)))
+    ax = sns.heatmap(corr, annot=True, cbar=True)
+    ax.set_title("r")
+    facts = json.loads(figure_facts.safe_matplotlib_facts(ax.figure, 100))
+    plt.close("all")
     sample = Sample(id="x", instruction="A heatmap of the correlations, annotated with the coefficients and a colour bar",
-                    code="import seaborn as sns\nax = sns.heatmap(corr, annot=True, cbar=True)\nax.set_title('r')",
-                    language="python")
-    assert [f.rule for f in alignment(sample)] == []
+                    code="", language="python")
+    assert [f.rule for f in alignment(sample, [Figure(facts)])] == []

@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import pytest
 
+from curate.judges.choice import JudgeChoice
 from curate.judges.htmllint import lint_html
+from curate.llm import LLMConfig
 from curate.rewards.aesthetic import RewardWeights, exec_term, make_aesthetic_reward, terms
 from tests.judge_cases import PAGES_DIR, degrade_page
+from tests.llm_server import LLMServer
 
 PRICING = (PAGES_DIR / "pricing.html").read_text()
 
@@ -47,7 +50,7 @@ def test_terms_gate_and_normalise():
 
 
 def test_trl_reward_function_on_strings_and_chat_messages():
-    reward = make_aesthetic_reward(interactions=3)
+    reward = make_aesthetic_reward(JudgeChoice(interactive="builtin", interactions=3))
     clean = f"Here is the page:\n```html\n{PRICING}\n```"
     clashing = f"```html\n{degrade_page(PRICING, 'clashing_colours')}\n```"
     chat = [{"role": "user", "content": "make a page"}, {"role": "assistant", "content": clean}]
@@ -59,3 +62,24 @@ def test_trl_reward_function_on_strings_and_chat_messages():
     assert values[0] <= 1.0
     assert values[3] == pytest.approx(-0.1) and values[4] == pytest.approx(-0.1)  # lint failure / no HTML: gated
     reward.close()
+
+
+def test_the_reward_takes_the_same_judge_choice_as_curate_judge(monkeypatch, tmp_path):
+    """An LLM/VLM judge (OpenDesign's rubric) scores the rendered pages; its total is the static term."""
+    monkeypatch.setenv("CURATE_TEST_KEY", "k")
+
+    def judge(body: dict) -> str:
+        return '{"alignment_score": 30, "aesthetics_score": 20, "structure_score": 20, "total_score": 70, "feedback": "ok"}'
+
+    with LLMServer(responder=judge) as server:
+        choice_file = tmp_path / "judge.yaml"
+        choice_file.write_text(f"judge: llm\nllm: {{model: vlm, base_url: '{server.url}', api_key_env: CURATE_TEST_KEY}}\n"
+                               "interactive: off\n")
+        monkeypatch.setenv("CURATE_AESTHETIC_JUDGE", str(choice_file))
+        reward = make_aesthetic_reward()  # as `curate train grpo --reward aesthetic` gets it
+        values = reward([f"```html\n{PRICING}\n```", "no code"], prompts=["A pricing page"] * 2)
+        reward.close()
+        assert server.counts["chat"] == 1  # the page that rendered, once; the gated one costs nothing
+    assert values == [pytest.approx(0.1 + 0.8 * 0.7), pytest.approx(-0.1)]
+    assert JudgeChoice.from_file(choice_file).llm == LLMConfig(model="vlm", base_url=server.url,
+                                                               api_key_env="CURATE_TEST_KEY")

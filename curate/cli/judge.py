@@ -9,6 +9,7 @@ import typer
 
 from curate.cli.common import AsOpt, ForceOpt, WorkspaceOpt, console, print_summary, workspace
 from curate.errors import CurateError
+from curate.judges.prompts import prompt_files
 from curate.llm import LLMConfig
 from curate.rewards.aesthetic import RewardWeights
 from curate.runner import run_stage
@@ -45,6 +46,10 @@ def judge(
     interactive: Annotated[InteractiveKind, typer.Option(help="Also act on pages: builtin explorer or llm agent.")] = InteractiveKind.off,
     interactions: Annotated[int, typer.Option(help="Interactions per page (3 for training rewards).")] = 5,
     reference_column: Annotated[str | None, typer.Option(help="Column holding a reference image hash (plot visual score).")] = None,
+    prompt_file: Annotated[list[str] | None, typer.Option(
+        "--prompt-file", help="NAME=PATH: your own prompt for one judge (repeatable). Names: page, plot-task, "
+                              "plot-visual, explore-plan, explore-act, explore-game; defaults in "
+                              "curate/judges/prompt_files/.")] = None,
     w_exec: Annotated[float, typer.Option(help="Reward weight of the execution term.")] = 0.1,
     w_static: Annotated[float, typer.Option(help="Reward weight of the static judge.")] = 0.8,
     w_inter: Annotated[float, typer.Option(help="Reward weight of the interactive judge.")] = 0.1,
@@ -58,10 +63,11 @@ def judge(
     (0–30), [bold]score_total[/], with feedback and the findings behind them; and the agentic reward
     [bold]r_exec[/], [bold]r_static[/], [bold]r_inter[/], [bold]reward[/].
 
-    The built-in judge is deterministic and offline. --judge llm sends OpenDesign's page rubric or
-    PandasPlotBench's plot rubrics with the images to any OpenAI-compatible endpoint; the key is read from
-    $OPENAI_API_KEY (or --api-key-env) and never stored. Answers are cached in the workspace: a re-run
-    pays only for rows that failed.
+    The built-in judge is deterministic and offline and scores what was drawn (plot_facts, page facts,
+    pixels), never the code. --judge llm sends OpenDesign's page rubric or PandasPlotBench's plot rubrics
+    with the images to any OpenAI-compatible endpoint (--prompt-file NAME=PATH replaces a prompt); the
+    key is read from $OPENAI_API_KEY (or --api-key-env) and never stored. Answers are cached in the
+    workspace: a re-run pays only for rows that failed.
     """
     llm = None
     if judge_ is JudgeKind.llm or interactive is InteractiveKind.llm:
@@ -71,8 +77,9 @@ def judge(
         llm = LLMConfig(model=model, base_url=base_url, api_key_env=api_key_env, concurrency=concurrency,
                         max_requests=max_requests, timeout_s=timeout, max_retries=max_retries,
                         temperature=temperature, price_input=price_input, price_output=price_output)
+    prompts = {f"prompt_{name.replace('-', '_')}": path for name, path in prompt_files(prompt_file).items()}
     params = JudgeParams(judge=judge_.value, llm=llm, interactive=interactive.value, interactions=interactions,
-                         reference_column=reference_column,
+                         reference_column=reference_column, **prompts,
                          weights=RewardWeights(w_exec=w_exec, w_static=w_static, w_inter=w_inter))
     space = workspace(ws)
     summary = run_stage(space, Judge(params), [name], as_, force=force, workers=workers)

@@ -7,6 +7,7 @@ The three dimensions and their ranges follow OpenDesign's static rubric: alignme
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,6 +28,7 @@ class Sample:
     exec_error: str | None = None
     stderr: str = ""
     images: list[Path | bytes] = field(default_factory=list)   # files of the workspace, or PNG bytes
+    plot_facts: list[dict[str, Any] | None] = field(default_factory=list)  # what each image shows
     screenshot: Path | bytes | None = None
     screenshot_full: Path | bytes | None = None
     page_facts: dict[str, Any] = field(default_factory=dict)
@@ -39,10 +41,17 @@ class Sample:
     def is_page(self) -> bool:
         return self.language == "html"
 
+    @property
+    def is_game(self) -> bool:
+        """A game page (OpenDesign's Game Dev category, or an instruction asking for a game): the
+        explorer plays it with the arrow keys."""
+        return self.is_page and ((self.category or "").lower().startswith("game")
+                                 or re.search(r"\bgames?\b|\bplayable\b", self.instruction.lower()) is not None)
+
     @classmethod
-    def from_page(cls, instruction: str, html: str, page: Any) -> Sample:
+    def from_page(cls, instruction: str, html: str, page: Any, category: str | None = None) -> Sample:
         """A sample from a freshly rendered page (`curate.render.pages.PageResult`), for rewards."""
-        return cls(id="", instruction=instruction, code=html, language="html", exec_ok=page.ok,
+        return cls(id="", instruction=instruction, code=html, language="html", category=category, exec_ok=page.ok,
                    exec_error=page.error, screenshot=page.screenshot, screenshot_full=page.screenshot_full,
                    page_facts=page.facts or {}, console_errors=list(page.console_errors),
                    failed_requests=list(page.failed_requests))

@@ -5,9 +5,11 @@ with handlers), plans up to N of them (handlers and buttons first, then inputs, 
 through Playwright (click; type then Enter; arrow keys for canvases and games) and scores an interaction 1
 when the page changed visibly (screenshot or DOM) without new console errors, else 0.
 
-`LLMExplorer` (WebVoyager style): numbered Set-of-Mark labels drawn on the screenshot; the model answers
-`Score: 0|1|NaN` for its previous action and its next action, one of `Click [n]`, `Type [n]; text`,
-`Wait`, `ArrowUp|ArrowDown|ArrowLeft|ArrowRight`, `FINISH`.
+`LLMExplorer` (OpenDesign's agent, WebVoyager style): numbered Set-of-Mark labels drawn on the screenshot;
+a planning turn ranks the interactions to try (cut to the first N: 5, 3 in training), then each turn the
+model answers `Score: 0|1|NaN` for its previous action and its next action, one of `Click [n]`,
+`Type [n]; text`, `Wait`, `ArrowUp|ArrowDown|ArrowLeft|ArrowRight`, `FINISH`. Game pages also get the game
+prompt (play with the arrow keys, judge whether it works). Prompts: `curate.judges.prompts`.
 
 Pages get their own origin; every request outside it is aborted, so nothing leaves the machine.
 """
@@ -20,7 +22,8 @@ import re
 from typing import Any
 
 from curate.errors import CurateError
-from curate.llm import LLMClient, LLMConfig, ParseError, Request, ResponseCache, image_part, text_part
+from curate.judges.choice import JudgeChoice
+from curate.llm import LLMClient, LLMConfig, ParseError, Request, ResponseCache, image_part
 from curate.render.chromium import launch
 from curate.render.pages import NO_ANIMATION_STYLE, NO_NETWORK, VIEWPORT
 
@@ -168,8 +171,9 @@ class _Browser:
 class Explorer(_Browser):
     """The built-in explorer: deterministic, offline."""
 
-    def explore(self, html: str, n: int = 5, instruction: str = "") -> list[float]:
-        """One 0/1 score per planned interaction ([] when the page has nothing to interact with)."""
+    def explore(self, html: str, n: int = 5, instruction: str = "", game: bool = False) -> list[float]:
+        """One 0/1 score per planned interaction ([] when the page has nothing to interact with); a game's
+        canvas gets the arrow keys in any case."""
         try:
             return self.loop.run_until_complete(asyncio.wait_for(self._explore(html, n), self.timeout_s * 2))
         except CurateError:  # no Chromium: the user's to fix, not the page's fault
@@ -201,15 +205,17 @@ class Explorer(_Browser):
             await context.close()
 
 
-AGENT_SYSTEM = """You test a web page by interacting with it like a user, as in WebVoyager. Each turn you see a
-screenshot where interactive elements carry numbered labels, and the list of labelled elements.
-Reply in exactly two lines:
-Score: <1 if your previous action did what a user would expect, 0 if it visibly did nothing or broke the
-page, NaN if there was no previous action or it cannot be judged>
-Action: <one of: Click [n] | Type [n]; text | Wait | ArrowUp | ArrowDown | ArrowLeft | ArrowRight | FINISH>
-Try the page's main functions; answer FINISH when you have tried {n} interactions or nothing is left."""
 ACTION_RE = re.compile(r"Action:\s*(Click \[(\d+)\]|Type \[(\d+)\];\s*(.*)|Wait|Arrow(?:Up|Down|Left|Right)|FINISH)", re.I)
 SCORE_RE = re.compile(r"Score:\s*(0|1|NaN)\b", re.I)
+PLAN_RE = re.compile(r"^\s*\d+\s*[.)]\s*(.+?)\s*$", re.M)
+
+
+def parse_plan(text: str) -> list[str]:
+    """The numbered interactions of a planning answer, most important first."""
+    steps = [s for s in PLAN_RE.findall(text) if s]
+    if not steps:
+        raise ParseError("expected a numbered list of interactions (1. Click [n] - what should happen)")
+    return steps[:20]
 
 
 def parse_turn(text: str) -> tuple[float, str, int | None, str]:
@@ -229,45 +235,63 @@ def parse_turn(text: str) -> tuple[float, str, int | None, str]:
 
 
 class LLMExplorer(_Browser):
-    """The WebVoyager-style agent: the model plans, acts and scores through Set-of-Mark screenshots."""
+    """OpenDesign's interactive agent: a planning turn (a ranked plan, cut to the first `n` interactions),
+    then WebVoyager-style turns through Set-of-Mark screenshots, each scoring the previous action
+    (`Score: 0|1|NaN`) and taking the next (`Action: ...`); game pages get the game prompt too."""
 
-    def __init__(self, config: LLMConfig, cache: ResponseCache | None = None, **kwargs: Any):
+    def __init__(self, config: LLMConfig, cache: ResponseCache | None = None, prompts: JudgeChoice | None = None,
+                 **kwargs: Any):
         super().__init__(**kwargs)
         self.client = LLMClient(config, cache)
+        choice = prompts or JudgeChoice()
+        self.plan_prompt, self.act_prompt = choice.prompt("explore-plan"), choice.prompt("explore-act")
+        self.game_prompt = choice.prompt("explore-game").user
 
-    def explore(self, html: str, n: int = 5, instruction: str = "") -> list[float]:
+    def explore(self, html: str, n: int = 5, instruction: str = "", game: bool = False) -> list[float]:
         try:
-            return self.loop.run_until_complete(self._explore(html, n, instruction))
+            return self.loop.run_until_complete(self._explore(html, n, instruction, game))
         except CurateError:  # no Chromium, a refused key: the user's to fix
             raise
         except Exception:  # noqa: BLE001 - a page the agent could not drive: nothing could be judged
             return [float("nan")] * n
 
-    async def _explore(self, html: str, n: int, instruction: str) -> list[float]:
+    async def _look(self, page) -> tuple[list[dict[str, Any]], bytes, str]:  # noqa: ANN001
+        items = await page.evaluate(FIND_JS)
+        await page.evaluate(MARK_JS, items)
+        shot = await page.screenshot(animations="disabled")
+        await page.evaluate(UNMARK_JS)
+        listing = "\n".join(f"[{i['n']}] <{i['tag']}> {i['text']}" for i in items[:80]) or "(none)"
+        return items, shot, listing
+
+    async def _explore(self, html: str, n: int, instruction: str, game: bool) -> list[float]:
         context, page, _ = await self._open(html)
         scores: list[float] = []
         history: list[str] = []
+        extra = self.game_prompt if game else ""
         try:
             async with self.client:
-                for step in range(n + 1):
-                    items = await page.evaluate(FIND_JS)
-                    await page.evaluate(MARK_JS, items)
-                    shot = await page.screenshot(animations="disabled")
-                    await page.evaluate(UNMARK_JS)
-                    listing = "\n".join(f"[{i['n']}] <{i['tag']}> {i['text']}" for i in items[:80]) or "(none)"
-                    prompt = (f"Page instruction: {instruction}\nActions so far: {'; '.join(history) or 'none'}\n"
-                              f"Interactions left: {n - step}\nLabelled elements:\n{listing}")
-                    result = await self.client.complete(Request("webvoyager-agent", [
-                        {"role": "system", "content": AGENT_SYSTEM.format(n=n)},
-                        {"role": "user", "content": [text_part(prompt), image_part(shot)]},
-                    ], parse=parse_turn))
+                _, shot, listing = await self._look(page)
+                planned = await self.client.complete(Request("opendesign-plan", self.plan_prompt.messages(
+                    [image_part(shot)], system_extra=extra, instruction=instruction, elements=listing),
+                    parse=parse_plan))
+                if not planned.ok:
+                    return [float("nan")] * n
+                plan = planned.value[:n]
+                for step in range(len(plan) + 1):
+                    items, shot, listing = await self._look(page)
+                    next_step = plan[step] if step < len(plan) else "nothing: score your last action and FINISH"
+                    result = await self.client.complete(Request("webvoyager-agent", self.act_prompt.messages(
+                        [image_part(shot)], system_extra=extra, instruction=instruction,
+                        plan="; ".join(f"{i + 1}. {p}" for i, p in enumerate(plan)),
+                        history="; ".join(history) or "nothing yet", step=next_step, elements=listing),
+                        parse=parse_turn))
                     if not result.ok:  # the endpoint gave up: what was left cannot be judged
-                        scores += [float("nan")] * (n - len(scores))
+                        scores += [float("nan")] * (len(plan) - len(scores))
                         break
                     score, action, label, typed = result.value
                     if step > 0:
                         scores.append(score)
-                    if action == "FINISH" or step == n:
+                    if action == "FINISH" or step == len(plan):
                         break
                     history.append(f"{action} {label if label is not None else ''} {typed}".strip())
                     await self._agent_act(page, items, action, label, typed)
@@ -287,3 +311,9 @@ class LLMExplorer(_Browser):
         except Exception:  # noqa: BLE001 - the agent scores what happened on its next turn
             pass
 
+
+def explorer(choice: JudgeChoice, cache: ResponseCache | None = None, timeout_s: float = 20.0) -> Explorer | LLMExplorer:
+    """The explorer a judge choice asks for (`interactive: builtin` or `llm`)."""
+    if choice.interactive == "llm":
+        return LLMExplorer(choice.llm, cache, choice, timeout_s=timeout_s)
+    return Explorer(timeout_s=timeout_s)

@@ -1,17 +1,19 @@
-"""The built-in judge's rules for web pages: the HTML, the page facts `exec` measured in Chromium
-(contrast of text against its background, font sizes, overflow, element boxes, broken images), its
-console errors and failed requests, and the screenshots.
+"""The built-in judge's rules for web pages: what a reader sees, as the page facts measured in Chromium
+record it (visible text, visible elements, text/background contrast, font sizes, overflow, element boxes,
+text covered by other elements, broken images), the console errors and failed requests, and the
+screenshots. The HTML is never read: text hidden by CSS, pushed off the page, clipped away, the colour of
+its background or behind another element earns nothing.
 
-Alignment (0–40): instruction keywords found in the page's text (20), requested elements present (12),
-a title (4), some content (4). Aesthetics (0–30): text contrast (10), type scale (6), styling (4),
-palette (6), clutter (4). Structure (0–30): overflow (8), console errors (6), broken images (5),
-failed requests (3), overlapping boxes (4), empty regions (4).
+Alignment (0–40): instruction keywords in the visible text (20), requested elements visible (12), a title
+(2), a main heading (2), some content (4). Aesthetics (0–30): text contrast (10), type scale (6), styling
+(4), palette (6), clutter (4). Structure (0–30): overflow (8), text covered by other elements (6), console
+errors (6), broken images (5), failed requests (3), overlapping boxes (4), empty regions (4).
 """
 
 from __future__ import annotations
 
 import re
-from html.parser import HTMLParser
+from collections.abc import Callable
 from typing import Any
 
 from curate.judges.base import Finding, Sample, Verdict, available
@@ -28,60 +30,28 @@ website web site section sections style styled layout display user users element
 components interactive professional stunning sleek elegant minimal minimalist visually appealing attractive
 html css javascript single file landing named called titled two three four five six code implement implementing include contain contains containing please
 """.split())
-ELEMENTS: dict[str, tuple[str, str]] = {  # name: (instruction pattern, HTML pattern)
-    "button": (r"\bbuttons?\b|\bcta\b|call[- ]to[- ]action", r"<button|type=[\"'](submit|button)|role=[\"']button|class=[\"'][^\"']*btn"),
-    "form": (r"\bforms?\b|\binputs?\b|subscribe|newsletter|search bar|contact form",
-             r"<input|<form|<textarea|<select"),
-    "navigation": (r"\bnav(igation)?\b|\bnavbar|\bmenu\b|header with links", r"<nav|class=[\"'][^\"']*(nav|menu)"),
-    "footer": (r"\bfooter", r"<footer|class=[\"'][^\"']*footer"),
-    "table": (r"\btables?\b|pricing comparison", r"<table|role=[\"']grid|display:\s*grid"),
-    "chart": (r"\bcharts?\b|\bgraphs?\b|visuali[sz]", r"<canvas|<svg|chart"),
-    "image": (r"\bimages?\b|\bgallery|\bphotos?\b|\bpictures?\b|\bhero image", r"<img|<svg|background(-image)?:[^;]*url|<picture"),
-    "game": (r"\bgames?\b|\bplayable|\bscore\b", r"<canvas|keydown|keyup|requestAnimationFrame"),
-    "3d": (r"\b3d\b|three\.js|webgl", r"<canvas|webgl|three|perspective|rotate3d|translate3d|preserve-3d"),
-    "video": (r"\bvideos?\b", r"<video|<iframe"),
-    "modal": (r"\bmodal|\bdialog|\bpop-?up", r"<dialog|modal|popup"),
-    "carousel": (r"\bcarousel|\bslider|\bslideshow", r"carousel|slider|slide|type=[\"']range"),
-    "card": (r"\bcards?\b", r"card"),
-    "animation": (r"\banimat", r"@keyframes|animation|transition|requestAnimationFrame"),
+# name: (instruction pattern, what the page must show, from the page facts' counts of visible elements)
+ELEMENTS: dict[str, tuple[str, Callable[[dict[str, int]], bool]]] = {
+    "button": (r"\bbuttons?\b|\bcta\b|call[- ]to[- ]action", lambda e: e.get("button", 0) > 0),
+    "form": (r"\bforms?\b|\binputs?\b|subscribe|newsletter|search bar|contact form", lambda e: e.get("input", 0) > 0),
+    "navigation": (r"\bnav(igation)?\b|\bnavbar|\bmenu\b|header with links",
+                   lambda e: e.get("nav", 0) > 0 or e.get("top_links", 0) >= 3),
+    "footer": (r"\bfooter", lambda e: e.get("footer", 0) > 0),
+    "table": (r"\btables?\b|pricing comparison", lambda e: e.get("table", 0) > 0 or e.get("grid_cells", 0) >= 4),
+    "chart": (r"\bcharts?\b|\bgraphs?\b|visuali[sz]", lambda e: e.get("chart", 0) > 0),
+    "image": (r"\bimages?\b|\bgallery|\bphotos?\b|\bpictures?\b|\bhero image|\blogos?\b",
+              lambda e: e.get("image", 0) + e.get("svg", 0) > 0),
+    "game": (r"\bgames?\b|\bplayable|\bscore\b", lambda e: e.get("canvas", 0) > 0 or e.get("grid_cells", 0) >= 9),
+    "3d": (r"\b3d\b|three\.js|webgl", lambda e: e.get("webgl", 0) + e.get("css3d", 0) > 0),
+    "video": (r"\bvideos?\b", lambda e: e.get("video", 0) > 0),
+    # a dialog stays hidden until it is opened: its element counts, with something to open it
+    "modal": (r"\bmodal|\bdialog|\bpop-?up", lambda e: e.get("dialog", 0) > 0 and e.get("button", 0) > 0),
+    "carousel": (r"\bcarousel|\bslider|\bslideshow", lambda e: e.get("carousel", 0) > 0),
+    "card": (r"\bcards?\b", lambda e: e.get("card_groups", 0) > 0),
+    "animation": (r"\banimat", lambda e: e.get("animated", 0) + e.get("canvas", 0) > 0),
 }
 WORD_RE = re.compile(r"[a-z][a-z0-9]{3,}")
-
-
-class _Text(HTMLParser):
-    """Visible text of a page, plus the words users see in attributes (alt, placeholder, labels)."""
-
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.parts: list[str] = []
-        self.skip = 0
-        self.styled = False
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        values = dict(attrs)
-        if tag in ("script", "style", "noscript", "template"):
-            self.skip += 1
-        if tag == "style" or values.get("style") or (tag == "link" and "stylesheet" in (values.get("rel") or "")):
-            self.styled = True
-        for attr in ("alt", "placeholder", "aria-label", "title", "value"):
-            if values.get(attr):
-                self.parts.append(values[attr])
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag in ("script", "style", "noscript", "template") and self.skip:
-            self.skip -= 1
-
-    def handle_data(self, data: str) -> None:
-        if not self.skip:
-            self.parts.append(data)
-
-
-def page_text(html: str) -> tuple[str, bool]:
-    """(visible text, whether the page has any CSS of its own)."""
-    parser = _Text()
-    parser.feed(html)
-    parser.close()
-    return " ".join(" ".join(parser.parts).split()), parser.styled
+HEADING_PX = 28  # a text this large near the top reads as the page's heading, whatever its tag
 
 
 def keywords(instruction: str, limit: int = 15) -> list[str]:
@@ -96,37 +66,33 @@ def _stem(word: str) -> str:
     return word[:4]  # crude, but plan/plans, note/notes, photo/photographer meet
 
 
-def alignment(sample: Sample, text: str) -> list[Finding]:
-    facts, html = sample.page_facts, sample.code
+def alignment(sample: Sample) -> list[Finding]:
+    facts = sample.page_facts or {}
     found: list[Finding] = []
     words = keywords(sample.instruction)
     if words:
-        tags = " ".join(set(re.findall(r"<([a-z][a-z0-9]*)", html.lower())))
-        have = {_stem(w) for w in WORD_RE.findall(f"{text} {_ids_and_classes(html)} {tags}".lower())}
+        seen = f"{facts.get('title') or ''} {facts.get('visible_text') or ''}".lower()
+        have = {_stem(w) for w in WORD_RE.findall(seen)}
         missing = [w for w in words if _stem(w) not in have]
         coverage = 1 - len(missing) / len(words)
         if coverage < 0.7:
             found.append(Finding("alignment", "keywords", round(20 * (1 - coverage / 0.7), 2),
-                                 f"{coverage:.0%} of the instruction's key words appear on the page "
+                                 f"{coverage:.0%} of the instruction's key words are visible on the page "
                                  f"(missing: {', '.join(missing[:6])})"))
+    elements = facts.get("elements") or {}
     asked = [n for n, (ask, _) in ELEMENTS.items() if re.search(ask, sample.instruction.lower())]
-    absent = [n for n in asked if not re.search(ELEMENTS[n][1], html, re.I)]
+    absent = [n for n in asked if not ELEMENTS[n][1](elements)]
     if absent:
         found.append(Finding("alignment", "requested-elements", round(12 * len(absent) / len(asked), 2),
-                             f"asked for but not on the page: {', '.join(absent)}"))
-    title = facts.get("title") if facts else None
-    if not (title or re.search(r"<title>\s*\S", html, re.I)):
+                             f"asked for but not visible on the page: {', '.join(absent)}"))
+    if not str(facts.get("title") or "").strip():
         found.append(Finding("alignment", "title", 2, "no <title>"))
-    if not re.search(r"<h1[\s>]", html, re.I):
-        found.append(Finding("alignment", "heading", 2, "no main heading (<h1>)"))
-    length = facts.get("text_length", len(text)) if facts else len(text)
-    if (length or 0) < 80 and not re.search(r"<canvas", html, re.I):
-        found.append(Finding("alignment", "content", 4, f"almost no content ({length} characters of text)"))
+    if not elements.get("h1") and float(facts.get("largest_text_px") or 0) < HEADING_PX:
+        found.append(Finding("alignment", "heading", 2, "no visible main heading"))
+    length = int(facts.get("text_length") or 0)
+    if length < 80 and not elements.get("canvas"):
+        found.append(Finding("alignment", "content", 4, f"almost no visible content ({length} characters of text)"))
     return found
-
-
-def _ids_and_classes(html: str) -> str:
-    return " ".join(re.findall(r"(?:id|class)=[\"']([^\"']+)", html)).replace("-", " ").replace("_", " ")
 
 
 def _count(value: Any) -> int:
@@ -146,7 +112,7 @@ def _font_sizes(facts: dict[str, Any]) -> list[float]:
     return [float(s["px"]) for s in sizes if isinstance(s, dict) for _ in range(min(int(s.get("count", 1)), 200))]
 
 
-def looks(sample: Sample, styled: bool) -> list[Finding]:
+def looks(sample: Sample) -> list[Finding]:
     facts = sample.page_facts or {}
     found: list[Finding] = []
     pairs = [p for p in facts.get("color_pairs") or [] if isinstance(p, dict) and p.get("contrast") is not None]
@@ -173,8 +139,8 @@ def looks(sample: Sample, styled: bool) -> list[Finding]:
                                  f"only {distinct} font size(s): no visual hierarchy"))
         elif distinct > 10:
             found.append(Finding("aesthetics", "inconsistent-type", 2, f"{distinct} different font sizes"))
-    if not styled:
-        found.append(Finding("aesthetics", "unstyled", 4, "no CSS of its own: browser default styles"))
+    if facts.get("styled") is False:
+        found.append(Finding("aesthetics", "unstyled", 4, "browser default styles: no styling of its own"))
     if (shot := available(sample.screenshot)) is not None:
         stats = measure(shot)
         if stats.background_sat > 0.5 and stats.background_val > 0.6:
@@ -213,17 +179,25 @@ def _overlaps(boxes: list[dict[str, Any]]) -> int:
 def structure(sample: Sample) -> list[Finding]:
     facts = sample.page_facts or {}
     found: list[Finding] = []
-    overflowing = _count(facts.get("overflowing"))
+    overflowing = _count(facts.get("overflowing")) + _count(facts.get("text_overflow"))
     if overflowing:
         found.append(Finding("structure", "overflow", min(8, 3 + overflowing),
-                             f"{overflowing} element(s) overflow the viewport or their box"))
+                             f"{overflowing} element(s) or text(s) overflow the viewport or their box"))
+    overlaps = _count(facts.get("text_overlaps"))
+    if overlaps:
+        found.append(Finding("structure", "overlapping-text", min(6, 2 + overlaps // 2),
+                             f"{overlaps} pair(s) of texts run into each other"))
+    covered = _count((facts.get("hidden_text") or {}).get("covered"))
+    if covered > 40:
+        found.append(Finding("structure", "covered-text", min(6.0, round(2 + covered / 100, 2)),
+                             f"{covered} characters of text are hidden behind other elements"))
     errors = [e for e in sample.console_errors if e]
     if errors:
         found.append(Finding("structure", "console-errors", min(6, 3 * len(errors)),
                              f"{len(errors)} console error(s): {str(errors[0])[:120]}"))
     broken = _count(facts.get("images_broken"))
     if broken:
-        found.append(Finding("structure", "broken-images", min(5, 2 + broken), f"{broken} broken image(s)"))
+        found.append(Finding("structure", "broken-images", min(8.0, 2 + 1.5 * broken), f"{broken} broken image(s)"))
     if sample.failed_requests:
         found.append(Finding("structure", "failed-requests", min(3, len(sample.failed_requests)),
                              f"{len(sample.failed_requests)} failed request(s), e.g. {str(sample.failed_requests[0])[:80]}"))
@@ -240,6 +214,10 @@ def structure(sample: Sample) -> list[Finding]:
     return found
 
 
+NO_FACTS = [Finding("alignment", "no-facts", 40, "nothing recorded about what the page shows (re-run "
+                                                 "`curate exec`): nothing can be credited")]
+
+
 def judge_page(sample: Sample) -> Verdict:
-    text, styled = page_text(sample.code)
-    return Verdict.from_findings(alignment(sample, text) + looks(sample, styled) + structure(sample))
+    known = "visible_text" in (sample.page_facts or {})
+    return Verdict.from_findings((alignment(sample) if known else list(NO_FACTS)) + looks(sample) + structure(sample))

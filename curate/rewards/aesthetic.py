@@ -8,17 +8,20 @@
 
 `terms` is the pure combination used by the `judge` and `reward` stages; `make_aesthetic_reward` builds a
 TRL reward function (`f(completions, **kwargs) -> list[float]`) that renders each completion in Chromium,
-lints, judges and explores it.
+lints, judges and explores it with the same judge choice (`JudgeChoice`) as `curate judge`.
 """
 
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from curate.judges.choice import JudgeChoice
 from curate.judges.completions import completion_text
 from curate.judges.htmllint import lint_html
 
@@ -60,47 +63,70 @@ def terms(r_exec: float, score_total: float | None, inter_scores: Sequence[float
     return {"r_exec": r_exec, "r_static": r_static, "r_inter": r_inter, "reward": reward}
 
 
-def make_aesthetic_reward(weights: RewardWeights | None = None, interactions: int = 3,
-                          interactive: bool = True, timeout_s: float = 15.0) -> Callable[..., list[float]]:
-    """A TRL reward function for HTML completions, with the built-in static and interactive judges.
+def default_choice() -> JudgeChoice:
+    """The judge of `curate train grpo --reward aesthetic`: the YAML file named by $CURATE_AESTHETIC_JUDGE
+    (the judge stage's keys), else the built-in judge and explorer with the paper's 3 interactions."""
+    path = os.environ.get("CURATE_AESTHETIC_JUDGE")
+    return JudgeChoice.from_file(Path(path)) if path else JudgeChoice(interactive="builtin", interactions=3)
 
-    >>> reward = make_aesthetic_reward()
+
+def make_aesthetic_reward(choice: JudgeChoice | None = None, weights: RewardWeights | None = None,
+                          timeout_s: float = 15.0, cache_dir: Path | None = None) -> Callable[..., list[float]]:
+    """A TRL reward function for HTML completions, judged by `choice`: the same choice `curate judge`
+    takes (built-in, or an LLM/VLM judge; explorer off, built-in or the LLM agent). Default:
+    `default_choice()`, read at the first call. An LLM judge answers all completions of a call
+    concurrently; `cache_dir` keeps its answers.
+
+    >>> reward = make_aesthetic_reward(JudgeChoice(judge="llm", llm=LLMConfig(model=...), interactive="llm",
+    ...                                            interactions=3))
     >>> GRPOTrainer(..., reward_funcs=[reward])     # prompts arrive as kwargs["prompts"]
     """
     weights = weights or RewardWeights()
     state: dict[str, Any] = {}
 
+    def judge(samples: list[Any], how: JudgeChoice) -> list[Any]:
+        from curate.judges.builtin import judge_builtin
+
+        if how.judge == "builtin":
+            return [judge_builtin(s) for s in samples]
+        from curate.judges.llm import judge_all
+        from curate.llm import LLMClient, ResponseCache
+
+        if "client" not in state:
+            state["client"] = LLMClient(how.llm, ResponseCache(cache_dir) if cache_dir else None)
+        return [verdict for verdict, _ in judge_all(samples, state["client"].run, how)]
+
     def aesthetic_reward(completions: Sequence[Any], prompts: Sequence[Any] | None = None, **_: Any) -> list[float]:
         from curate.judges.base import Sample
-        from curate.judges.builtin import judge_builtin
-        from curate.judges.interactive import Explorer
         from curate.render.pages import PageRenderer
         from curate.stages.exec import extract
 
+        how = state.setdefault("choice", choice or default_choice())
         if "renderer" not in state:
             state["renderer"] = PageRenderer(timeout_s=timeout_s)
-        out = []
+        gated = weights.w_exec * -1.0  # failed execution or lint: the other agents are off
+        out: list[float] = [gated] * len(completions)
+        samples: list[tuple[int, Any]] = []
         for i, completion in enumerate(completions):
-            text = completion_text(completion)
             prompt = completion_text(prompts[i]) if prompts is not None and i < len(prompts) else ""
-            html = extract(text, "html")
-            r_exec, _ = exec_term("html", html is not None, html)
-            if r_exec < 0:
-                out.append(float(terms(r_exec, None, None, weights, interactions)["reward"]))
+            html = extract(completion_text(completion), "html")
+            if exec_term("html", html is not None, html)[0] < 0:
                 continue
             page = state["renderer"].render(html)
-            if not page.ok:
-                out.append(weights.w_exec * -1.0)
-                continue
-            sample = Sample.from_page(prompt, html, page)
-            verdict = judge_builtin(sample)
+            if page.ok:
+                samples.append((i, Sample.from_page(prompt, html, page)))
+        verdicts = judge([s for _, s in samples], how) if samples else []
+        for (i, sample), verdict in zip(samples, verdicts, strict=True):
             scores = None
-            if interactive:
+            if how.interactive != "off":
                 if "explorer" not in state:
-                    state["explorer"] = Explorer(timeout_s=timeout_s)
-                scores = state["explorer"].explore(html, interactions)
-            value = terms(r_exec, verdict.total, scores, weights, interactions)["reward"]
-            out.append(float(value) if value is not None else 0.0)
+                    from curate.judges.interactive import explorer
+
+                    state["explorer"] = explorer(how, timeout_s=timeout_s)
+                scores = state["explorer"].explore(sample.code, how.interactions, instruction=sample.instruction,
+                                                   game=sample.is_game)
+            value = terms(1.0, verdict.total, scores, weights, how.interactions)["reward"]
+            out[i] = float(value) if value is not None else 0.0
         return out
 
     def close() -> None:
@@ -114,5 +140,5 @@ def make_aesthetic_reward(weights: RewardWeights | None = None, interactions: in
 
 
 # The paper's defaults (0.1 / 0.8 / 0.1, 3 interactions during training), for `curate train grpo --reward
-# aesthetic`; browsers start on the first call, not at import.
+# aesthetic`; the judge comes from $CURATE_AESTHETIC_JUDGE, and browsers start on the first call.
 aesthetic_reward = make_aesthetic_reward()

@@ -29,8 +29,10 @@ from pydantic import Field
 from curate.errors import CurateError
 from curate.records import content_hash
 from curate.render.chromium import chromium_path
+from curate.render.facts import FACTS_JS
 from curate.render.pages import PageJob, PageRenderer, PageResult
-from curate.sandbox import Limits, SandboxWorker, choose
+from curate.sandbox import Limits, SandboxWorker, choose, figure_facts
+from curate.sandbox.figure_facts import safe_plotly_facts
 from curate.stage import Outcome, Params, Stage, Unit, read_unit
 from curate.store.atomic import write_bytes, write_json
 from curate.store.workspace import Workspace
@@ -40,7 +42,8 @@ RESULT_COLUMNS: dict[str, pa.DataType] = {
     "stdout": pa.string(), "stderr": pa.string(), "wall_s": pa.float64(), "cpu_s": pa.float64(),
     "peak_mem_mb": pa.float64(), "images": pa.list_(pa.string()), "screenshot": pa.string(),
     "screenshot_full": pa.string(), "console_errors": pa.list_(pa.string()),
-    "failed_requests": pa.list_(pa.string()), "page_facts": pa.string(), "exec_key": pa.string(),
+    "failed_requests": pa.list_(pa.string()), "page_facts": pa.string(), "plot_facts": pa.list_(pa.string()),
+    "exec_key": pa.string(),
 }
 FENCE = re.compile(r"```[ \t]*([A-Za-z0-9_+-]*)[^\n]*\n(.*?)(?:```|\Z)", re.S)
 TAGS = {"python": {"python", "py", "python3"}, "html": {"html", "htm"}, "css": {"css"},
@@ -109,6 +112,13 @@ def runtime_versions() -> dict[str, str]:
     return versions
 
 
+@functools.cache
+def facts_fingerprint(language: str) -> str:
+    """The code that reads a page's or a figure's facts: a new version of it is a new result."""
+    source = FACTS_JS.encode() if language == "html" else Path(figure_facts.__file__).read_bytes()
+    return hashlib.sha256(source).hexdigest()[:16]
+
+
 def workspace_root(part: Path) -> Path:
     """The workspace a table part belongs to (`<root>/tables/<name>/part-*.parquet`)."""
     return part.resolve().parents[2]
@@ -119,7 +129,7 @@ class Exec(Stage):
     Params = ExecParams
     reads = ("code", "language")
     writes = tuple(RESULT_COLUMNS)
-    version = "2"
+    version = "3"  # 3: plot_facts
     batch_size = 16  # small shards spread the work over the workers; the per-sample cache makes resumes fine
 
     def __init__(self, params: Params | None = None, **kwargs: Any):
@@ -171,7 +181,8 @@ class Exec(Stage):
         backend = self._backend() if language == "python" else None
         return content_hash({"stage": self.version, "language": language, "code": code, "files": files,
                              "limits": p.limits().model_dump(), "allow_imports": p.allow_imports,
-                             "max_dom": p.max_dom, "sandbox": backend, "runtime": runtime_versions()})
+                             "max_dom": p.max_dom, "sandbox": backend, "runtime": runtime_versions(),
+                             "facts": facts_fingerprint(language)})
 
     def _backend(self) -> str:
         return choose(self.params.sandbox, self.params.unsafe_no_sandbox)
@@ -195,21 +206,23 @@ class Exec(Stage):
         if self._sandbox is None:
             self._sandbox = SandboxWorker(self._backend(), self.params.limits(), self.params.allow_imports)
         reply = self._sandbox.run(code, files)
-        images, errors = [], list(reply["notes"])
+        images, facts, errors = [], [], list(reply["notes"])
         for figure in reply["figures"]:
             if figure["kind"] == "png":
                 images.append(store_png(root, figure["data"]))
+                facts.append(figure["plot_facts"])
                 continue
             page = self._renderer().render_plotly(figure["data"])
             if page.screenshot:
                 images.append(store_png(root, page.screenshot))
+                facts.append(safe_plotly_facts(figure["data"]))  # from its JSON, on our side
             else:
                 errors.append(f"plotly figure not rendered: {page.error}")
         result = blank()
         result.update(exec_ok=bool(reply["ok"]), exec_status=int(reply["status"]),
                       exec_error_type=reply["error_type"], exec_error=reply["error"], stdout=reply["stdout"],
                       stderr=reply["stderr"], wall_s=reply["wall_s"], cpu_s=reply["cpu_s"],
-                      peak_mem_mb=reply["peak_mem_mb"], images=images, console_errors=errors)
+                      peak_mem_mb=reply["peak_mem_mb"], images=images, plot_facts=facts, console_errors=errors)
         return result
 
     def _renderer(self) -> PageRenderer:
@@ -252,7 +265,7 @@ def blank() -> dict[str, Any]:
     return {"exec_ok": False, "exec_status": None, "exec_error_type": None, "exec_error": None, "stdout": None,
             "stderr": None, "wall_s": None, "cpu_s": None, "peak_mem_mb": None, "images": [],
             "screenshot": None, "screenshot_full": None, "console_errors": [], "failed_requests": [],
-            "page_facts": None, "exec_key": None}
+            "page_facts": None, "plot_facts": [], "exec_key": None}
 
 
 def failure(error_type: str, message: str) -> dict[str, Any]:

@@ -9,19 +9,20 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import polars as pl
 import pyarrow as pa
-from pydantic import Field, model_validator
+from pydantic import Field
 
 from curate.errors import CurateError
 from curate.judges.base import Sample, Verdict
 from curate.judges.builtin import judge_builtin
-from curate.llm import LLMClient, LLMConfig, ResponseCache, Result
+from curate.judges.choice import JudgeChoice
+from curate.llm import LLMClient, ResponseCache, Result
 from curate.llm.stage import stage_client
 from curate.rewards.aesthetic import RewardWeights, exec_term, terms
-from curate.stage import Outcome, Params, Stage, Unit, read_unit
+from curate.stage import Outcome, Stage, Unit, read_unit
 from curate.stages.exec import extract, workspace_root
 from curate.store.workspace import Workspace
 
@@ -37,21 +38,12 @@ JUDGE_COLUMNS: dict[str, pa.DataType] = {
 EXEC_COLUMNS = ("exec_ok", "images", "screenshot")
 
 
-class JudgeParams(Params):
-    judge: Literal["builtin", "llm"] = Field("builtin", description="builtin (offline, deterministic) or llm.")
-    llm: LLMConfig | None = Field(None, description="The endpoint of the LLM/VLM judge (judge: llm, "
-                                                    "interactive: llm).")
-    interactive: Literal["off", "builtin", "llm"] = Field("off", description="Explore pages by acting on them.")
-    interactions: int = Field(5, ge=1, le=20, description="Interactions per page (AesCoder: 5; 3 in training).")
+class JudgeParams(JudgeChoice):
+    """The judge choice (shared with the `aesthetic` training reward), a reference column and the weights."""
+
     reference_column: str | None = Field(None, description="Column with a reference image (artifact hash) "
                                                            "for the plot judge's visual score.")
     weights: RewardWeights = Field(default_factory=RewardWeights)
-
-    @model_validator(mode="after")
-    def _needs_endpoint(self) -> JudgeParams:
-        if (self.judge == "llm" or self.interactive == "llm") and self.llm is None:
-            raise ValueError("judge: llm (or interactive: llm) needs llm: {model: ..., base_url: ...}")
-        return self
 
 
 class Judge(Stage):
@@ -59,7 +51,7 @@ class Judge(Stage):
     Params = JudgeParams
     reads = ("id", "instruction", "code", "language")
     writes = tuple(JUDGE_COLUMNS)
-    version = "2"  # 2: "colour bar" and "error bars" no longer ask for a bar chart
+    version = "3"  # 3: plots judged from plot_facts and pixels, pages from what is visible; never the code
 
     def __init__(self, params: Params | None = None, **kwargs: Any):
         super().__init__(params, **kwargs)
@@ -90,6 +82,8 @@ class Judge(Stage):
         if described.get("llm"):  # how hard to push an endpoint does not change an answer
             for key in ("concurrency", "timeout_s", "max_retries", "backoff_s", "backoff_max_s"):
                 described["llm"].pop(key, None)
+        if self.params.judge == "llm" or self.params.interactive == "llm":
+            described["prompts"] = self.params.prompt_digests()  # a prompt file edited under the same name
         return described
 
     def teardown(self) -> None:
@@ -126,7 +120,7 @@ class Judge(Stage):
         return Outcome(kept=kept, n_in=batch.height)
 
     def _judge_name(self) -> str:
-        return f"llm:{self.params.llm.model}" if self.params.judge == "llm" else "builtin"
+        return self.params.name
 
     def _judge(self, samples: list[Sample], ws: Workspace) -> tuple[list[Verdict], list[dict[str, Any]]]:
         none = {"judge_requests": 0, "judge_cached": None, "judge_prompt_tokens": 0,
@@ -143,7 +137,7 @@ class Judge(Stage):
 
         client = self._llm(ws)
         failed_exec = [s.exec_ok is False for s in samples]
-        judged = judge_all([s for s, f in zip(samples, failed_exec, strict=True) if not f], client.run)
+        judged = judge_all([s for s, f in zip(samples, failed_exec, strict=True) if not f], client.run, self.params)
         verdicts, usages, it = [], [], iter(judged)
         for sample, failed in zip(samples, failed_exec, strict=True):
             if failed:  # nothing rendered: scored 0 without a request, like a blank page
@@ -164,13 +158,11 @@ class Judge(Stage):
         if self.params.interactive == "off" or not sample.is_page or not sample.exec_ok:
             return None
         if self._explorer is None:
-            from curate.judges.interactive import Explorer, LLMExplorer
+            from curate.judges.interactive import explorer
 
-            if self.params.interactive == "llm":
-                self._explorer = LLMExplorer(self.params.llm, ResponseCache(ws.root / "cache" / "llm"))
-            else:
-                self._explorer = Explorer()
-        return self._explorer.explore(sample.code, self.params.interactions, instruction=sample.instruction)
+            self._explorer = explorer(self.params, ResponseCache(ws.root / "cache" / "llm"))
+        return self._explorer.explore(sample.code, self.params.interactions, instruction=sample.instruction,
+                                      game=sample.is_game)
 
     # ----- rows -----------------------------------------------------------------------------------
     def _sample(self, row: dict[str, Any], ws: Workspace) -> Sample:
@@ -185,6 +177,7 @@ class Judge(Stage):
             language=language, category=row.get("category"), exec_ok=row.get("exec_ok"),
             exec_error=row.get("exec_error"), stderr=row.get("stderr") or "",
             images=[ws.artifact_path(h) for h in images],
+            plot_facts=[_json(f) if f else None for f in (row.get("plot_facts") or [])][:len(images)],
             screenshot=ws.artifact_path(row["screenshot"]) if row.get("screenshot") else None,
             screenshot_full=ws.artifact_path(row["screenshot_full"]) if row.get("screenshot_full") else None,
             page_facts=_json(row.get("page_facts")) or {}, console_errors=_list(row.get("console_errors")),

@@ -145,10 +145,10 @@ def degrade_page(html: str, how: str) -> str:
         return _inject(html, "body, header, section, footer, main, nav { background: #ff00ff !important; }"
                              " * { color: #ffff00 !important; } button, .card { background: #00ff00 !important; }")
     if how == "overlapping_boxes":
-        return _inject(html, "section, .card { position: absolute !important; top: 140px !important;"
+        return _inject(html, "section, .card, figure, main > ul, main > ol { position: absolute !important; top: 140px !important;"
                              " left: 60px !important; }")
     if how == "overflowing_layout":
-        return _inject(html, "section, header, .card { min-width: 2400px !important; }")
+        return _inject(html, "section, header, .card, main { min-width: 2400px !important; }")
     if how == "missing_title":
         html = re.sub(r"<title>.*?</title>", "", html, flags=re.S)
         return re.sub(r"<h1[^>]*>.*?</h1>", "", html, flags=re.S)

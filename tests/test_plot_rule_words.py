@@ -27,10 +27,11 @@ def test_seaborn_heatmap_annotations_and_colour_bar_count():
 
     figure_facts.install()
     corr = np.corrcoef(np.random.default_rng(0).normal(size=(4, 30)))
-    ax = sns.heatmap(corr, annot=True, cbar=True)
-    ax.set_title("r")
-    facts = json.loads(figure_facts.safe_matplotlib_facts(ax.figure, 100))
-    plt.close("all")
     sample = Sample(id="x", instruction="A heatmap of the correlations, annotated with the coefficients and a colour bar",
                     code="", language="python")
-    assert [f.rule for f in alignment(sample, [Figure(facts)])] == []
+    for labels, expected in ((("series", "series"), []), (("", ""), [("axis-labels", 4)])):  # 2 per heatmap axis
+        ax = sns.heatmap(corr, annot=True, cbar=True)
+        ax.set(title="r", xlabel=labels[0], ylabel=labels[1])
+        facts = json.loads(figure_facts.safe_matplotlib_facts(ax.figure, 100))
+        plt.close("all")
+        assert [(f.rule, f.penalty) for f in alignment(sample, [Figure(facts)])] == expected

@@ -43,7 +43,7 @@ from curate.records import KINDS
 from curate.runner import RunSummary, run_stage
 from curate.sources import FORMATS, detect
 from curate.stage import Stage
-from curate.stages import STAGES, get_stage
+from curate.stages import all_stages, get_stage
 from curate.stages.collect import Collect, CollectParams
 from curate.store import Workspace
 from curate.store.workspace import check_table_name
@@ -188,11 +188,11 @@ def check_stages(data: dict[str, Any], base: Path) -> list[Problem]:
         name = step.get("stage")
         if not isinstance(name, str):
             continue  # the recipe's own model reports it
-        stage_class = STAGES.get(name)
+        stage_class = all_stages().get(name)
         if stage_class is None:
-            guess = closest(name, STAGES)
+            guess = closest(name, all_stages())
             problems.append(Problem(("stages", index, "stage"), f"unknown stage {name!r}",
-                                    f"did you mean {guess!r}?" if guess else f"stages: {', '.join(STAGES)}"))
+                                    f"did you mean {guess!r}?" if guess else f"stages: {', '.join(all_stages())}"))
             continue
         params = {k: v for k, v in step.items() if k not in ("stage", "input", "as")}
         try:

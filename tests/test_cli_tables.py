@@ -66,14 +66,17 @@ def test_filter_records_the_rule(cli, demo):
 
 
 def test_every_command_has_help_with_an_example(cli):
-    from curate.cli import app
+    from curate.cli import COMMAND_MODULES, load_commands
 
+    app = load_commands()
     names = [c.name or c.callback.__name__ for c in app.registered_commands]
     assert {"collect", "ls", "show", "sql", "stats", "filter", "run", "split"} <= set(names)
     for command in app.registered_commands:
         assert command.epilog and command.epilog.startswith("Example: curate ")
     result = cli("collect", "--help")
     assert result.returncode == 0 and "--kind" in result.stdout and "Example:" in result.stdout
+    groups = [g.name for g in app.registered_groups]
+    assert sorted(COMMAND_MODULES) == sorted(names + groups)  # each command loads only its own modules
 
 
 def test_sample_text_reaches_the_terminal_escaped(cli, tmp_path):

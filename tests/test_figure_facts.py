@@ -52,7 +52,7 @@ def test_kinds_come_from_the_calls_that_drew_what_is_still_shown():
 def test_a_text_counts_only_when_a_reader_can_see_it():
     fig, ax = plt.subplots(figsize=(6, 4))
     ax.plot([1, 2, 3], [1, 3, 2], label="series")
-    ax.set_title("Seen title")
+    ax.set_title("Seen title", fontsize=12)  # in points, whatever rcParams another test left
     ax.set_xlabel("faded", alpha=0)
     ax.set_ylabel("white", color="white")
     ax.text(0.5, 9, "far away", transform=ax.transAxes)

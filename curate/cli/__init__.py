@@ -39,17 +39,45 @@ def _options(
         os.environ["CURATE_ENGINE"] = engine_name(engine)
 
 
-# Each module of this package registers its commands (and says where they go in --help).
-for _info in pkgutil.iter_modules(__path__):
-    _module = importlib.import_module(f"{__name__}.{_info.name}")
-    if hasattr(_module, "register"):
-        _module.register(app)
+# Each module of this package registers its commands (and says where they go in --help). A command's module
+# pulls in its stage's libraries, so only the modules of the command typed are loaded (`curate show` need
+# not import sympy or openai); `--help`, a typo or a command missing here load them all.
+COMMAND_MODULES = {
+    "collect": ["collect"], "dedup": ["dedup"], "decontaminate": ["dedup"], "exec": ["exec"], "doctor": ["exec"],
+    "judge": ["judge"], "best-of": ["best_of"], "generate": ["generate"], "score": ["score"],
+    "value": ["value"], "tokens": ["tokens"], "balance": ["balance"], "split": ["split"], "format": ["format"],
+    "export": ["export"], "push": ["export"], "report": ["report"], "run": ["recipes"],
+    "ls": ["tables"], "show": ["tables"], "sql": ["tables"], "stats": ["tables"], "filter": ["tables"],
+    "eval": ["evaluate", "eval_aesthetics", "eval_rm", "eval_value"], "train": ["train"],
+}
+
+
+def load_commands(names: list[str] | None = None) -> typer.Typer:
+    """Register the commands of the named modules of this package (all of them by default); returns `app`."""
+    for name in names or [info.name for info in pkgutil.iter_modules(__path__)]:
+        module = importlib.import_module(f"{__name__}.{name}")
+        if hasattr(module, "register") and name not in _loaded:
+            module.register(app)
+            _loaded.add(name)
+    return app
+
+
+def _typed_command(args: list[str]) -> str | None:
+    """The command on the command line, past the global options; None for `--help` and the like."""
+    while args and args[0] == "--engine":
+        args = args[2:]
+    args = [a for a in args if not a.startswith("--engine=")]
+    return args[0] if args and not args[0].startswith("-") else None
+
+
+_loaded: set[str] = set()
 
 
 def main() -> None:
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, _stop)
     try:
+        load_commands(COMMAND_MODULES.get(_typed_command(sys.argv[1:]) or ""))
         app()
     except Interrupted as err:
         what = f"{err.detail}; " if err.detail else ""

@@ -43,7 +43,7 @@ dataset: setup
 	@$(BIN)/curate ls --workspace $(WORKSPACE)
 
 test: setup
-	$(BIN)/python -m pytest -q -n 2
+	$(BIN)/python -m pytest -q -n 2 --dist loadfile  # a module on one worker: its fixtures are built once
 
 bench: setup
 	@for script in bench/*.py; do \

@@ -102,7 +102,7 @@ for _p in _dg_plotly():
 from matplotlib.ticker import MaxNLocator as _DgMaxN
 for _a in _dg_axes():
     _conv = _a.xaxis.get_converter() if hasattr(_a.xaxis, "get_converter") else _a.xaxis.converter
-    _named = type(_conv).__name__ == "StrCategoryConverter" or type(_a.xaxis.get_major_formatter()).__name__ == "FixedFormatter"
+    _named = type(_conv).__name__ == "StrCategoryConverter" or type(_a.xaxis.get_major_locator()).__name__ == "FixedLocator"
     if not _named:  # numbers: more of them; named ticks keep their labels and only grow
         _a.xaxis.set_major_locator(_DgMaxN(nbins=40))
     _a.figure.draw_without_rendering()
@@ -116,7 +116,9 @@ for _p in _dg_plotly():
     _names = list(dict.fromkeys(v for v in _xs if isinstance(v, str)))
     _count = len(_names) or 60
     _chars = max([len(n) for n in _names] or [4])
-    _room = 840 / max(1, _count)
+    _width = 420 if _names else 1000  # a few named ticks only collide in a narrow figure
+    _room = (_width - 160) / max(1, _count)
+    _p.update_layout(width=_width)
     _p.update_xaxes(tickangle=0, nticks=60, tickfont_size=min(40, max(14, 1.6 * _room / (0.6 * _chars))))
 ''',
     "legend_covering": '''

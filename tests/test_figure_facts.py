@@ -109,6 +109,18 @@ def test_plotly_facts_from_the_figure_json():
     assert json.loads(figure_facts.safe_plotly_facts("not json"))["error"]
 
 
+def test_plotly_tick_crowding_counts_the_ticks_plotly_would_draw():
+    """With the angle fixed, labels that do not fit run into each other: on a numeric axis plotly.js picks
+    a step of 1, 2 or 5 × 10^k for `nticks`, so four bars with nticks=60 get 61 labels such as "1.05"."""
+    def crowding(xaxis):
+        figure = {"data": [{"type": "bar", "x": [1, 2, 3, 4], "y": [1, 4, 9, 16]}], "layout": {"xaxis": xaxis}}
+        return json.loads(figure_facts.safe_plotly_facts(json.dumps(figure)))["tick_crowding"]
+
+    assert crowding({}) is None  # plotly.js turns labels that do not fit
+    assert crowding({"tickangle": 0}) < 1  # its own few ticks fit
+    assert crowding({"tickangle": 0, "nticks": 60, "tickfont": {"size": 14}}) > 1.1
+
+
 def test_the_record_is_bounded():
     fig, ax = plt.subplots()
     for i in range(400):

@@ -126,6 +126,28 @@ def test_sft_learns_the_chats(tiny, tmp_path):
     assert saved["trainer"] == "sft" and saved["trained_rows"] == 4 and saved["skipped"] == {"no assistant turn": 1}
 
 
+def test_a_stopped_training_is_recorded_interrupted(tiny, tmp_path, monkeypatch):
+    """Ctrl-C during training (raised from inside the real TRL loop) is recorded as stopped, not failed."""
+    import trl
+
+    ws = Workspace(tmp_path / "ws")
+    run_stage(ws, Collect(CollectParams(paths=[str(FIX / "chats" / "chats.jsonl")])), [], "chats")
+    steps = []
+
+    def stopped_at_the_second_step(self, *args, **kwargs):
+        steps.append(1)
+        if len(steps) == 2:
+            raise KeyboardInterrupt
+        return real(self, *args, **kwargs)
+
+    real = trl.SFTTrainer.training_step
+    monkeypatch.setattr(trl.SFTTrainer, "training_step", stopped_at_the_second_step)
+    with pytest.raises(KeyboardInterrupt):
+        train_sft(SFTParams(model=str(tiny), out=tmp_path / "sft", max_steps=5, batch_size=2), ws=ws, table="chats")
+    run = ws.runs().filter(pl.col("stage") == "train_sft").to_dicts()[0]
+    assert (run["status"], run["message"]) == ("interrupted", "SIGINT: stopped")
+
+
 def test_grpo_raises_the_reward_and_records_it(tiny, tmp_path):
     params = GRPOParams(model=str(tiny), out=tmp_path / "grpo", rewards=[REWARD], max_steps=15, lr=3e-2,
                         batch_size=8, num_generations=4, max_completion_length=8, seed=0)

@@ -698,14 +698,30 @@ def _crowding(axis: dict[str, Any], traces: list[dict[str, Any]], px: float, wid
     if not labels:
         values = [v for t in traces for v in _values(t.get("x"))[:500]]
         strings = list(dict.fromkeys(v for v in values if isinstance(v, str)))
-        numbers = [v for v in values if isinstance(v, int | float)]
+        numbers = [float(v) for v in values if isinstance(v, int | float) and not isinstance(v, bool)]
         count = int(axis["nticks"]) if isinstance(axis.get("nticks"), int | float) else 7
-        labels = strings or [f"{v:g}" for v in numbers[:1]] * count
+        labels = strings or _auto_ticks(numbers, axis.get("range"), count)
     if not labels:
         return None
     domain = axis.get("domain") if isinstance(axis.get("domain"), list) else [0, 1]
     room = max(1.0, (width - 160) * float(domain[1] - domain[0]))
     return round(sum(0.6 * px * len(text) + 4 for text in labels) / room, 3)
+
+
+def _auto_ticks(numbers: list[float], given: Any, count: int) -> list[str]:
+    """The labels plotly.js puts on a linear axis of these values: a step of 1, 2 or 5 × 10^k giving at most
+    `count` ticks over the range (the figure's own, else the data's), written with the step's decimals."""
+    ends = [float(v) for v in given] if isinstance(given, list) and len(given) == 2 and all(
+        isinstance(v, int | float) for v in given) else [min(numbers), max(numbers)] if numbers else []
+    if not ends or not all(math.isfinite(v) for v in ends):
+        return []
+    low, high = min(ends), max(ends)
+    rough = (high - low) / max(1, count) or 1.0
+    base = 10 ** math.floor(math.log10(rough))
+    step = next(m * base for m in (1, 2, 5, 10) if m * base >= rough * (1 - 1e-9))
+    decimals = max(0, -math.floor(math.log10(step) + 1e-9))
+    first = math.ceil(low / step - 1e-9)
+    return [f"{i * step:.{decimals}f}" for i in range(first, first + 200) if i * step <= high + step * 1e-9]
 
 
 def _legend_inside(spec: dict[str, Any]) -> bool:

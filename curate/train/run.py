@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import signal
 import time
 import uuid
 import warnings
@@ -17,7 +18,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 import curate
-from curate.errors import CurateError
+from curate.errors import CurateError, Interrupted
 from curate.store import Workspace
 from curate.train.data import Loaded, Purpose, read_frame, to_dataset
 
@@ -154,7 +155,11 @@ def execute(trainer: Any, tracker: Any, *, kind: str, params: TrainParams, loade
         trainer.train()
         trainer.save_model(str(params.out))
     except BaseException as err:
-        record(status="failed", ended_at=datetime.now(UTC).replace(tzinfo=None), message=f"{type(err).__name__}: {err}"[:2000])
+        stopped = isinstance(err, Interrupted | KeyboardInterrupt)  # Ctrl-C, SIGTERM: not a failure
+        message = f"{signal.Signals(getattr(err, 'signum', signal.SIGINT)).name}: stopped" if stopped \
+            else f"{type(err).__name__}: {err}"[:2000]
+        record(status="interrupted" if stopped else "failed", ended_at=datetime.now(UTC).replace(tzinfo=None),
+               message=message)
         raise
     metrics = {
         "run_id": run_id, "trainer": kind, "model": params.model, "data": table or str(data_dir),

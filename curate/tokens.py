@@ -89,6 +89,10 @@ def _load(spec: str) -> TokenCounter:
         return TokenCounter(f"estimate:bytes/{BYTES_PER_TOKEN}")
     path = Path(spec)
     fast = path if path.is_file() else path / "tokenizer.json"
+    if path.is_dir() and (path / "tokenizer_config.json").is_file():
+        # a saved tokenizer loads as a trainer loads it: its class may add to the raw tokenizer.json
+        # (transformers 5 rebuilds Qwen2's pre-tokenizer), and counts must match what training sees
+        return _load_transformers(spec, path)
     if fast.is_file():
         from tokenizers import Tokenizer
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from curate.sandbox import Limits, SandboxWorker, cgroups
-from curate.sandbox.backend import uid_base
+from curate.sandbox.backend import kept_under_tmp, uid_base
 
 CANARY = "curate-canary-7f3a9"
 LIMITS = Limits(wall_s=60, cpu_s=3, mem_mb=700, nproc=32, fsize_mb=2, output_bytes=4096, tmpfs_mb=16)
@@ -70,7 +70,8 @@ def room_is_clean(worker: SandboxWorker) -> None:
     """The next sample finds a fresh room, and the host no process of the samples."""
     result = worker.run(PROBE)
     assert result["ok"], result
-    assert json.loads(result["stdout"]) == CLEAN
+    kept = {Path(p).parts[2] for p in kept_under_tmp(worker.backend)}  # a checkout under /tmp stays in sight
+    assert json.loads(result["stdout"]) == {**CLEAN, "tmp": sorted({"work", *kept})}
     assert host_processes() == []
 
 

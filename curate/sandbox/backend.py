@@ -85,6 +85,13 @@ def runtimes() -> list[str]:
     return sorted(r for r in {sys.base_prefix, sys.prefix} if not r.startswith("/usr"))
 
 
+def kept_under_tmp(backend: str) -> list[str]:
+    """What a fresh /tmp must not hide when it lives under /tmp (a CI clone, say): the Python runtime, and
+    outside bubblewrap (which binds it at /opt/curate) the zygote's own folder."""
+    paths = [*runtimes(), *([] if backend == "bwrap" else [str(HERE)])]
+    return [p for p in paths if p.startswith("/tmp/")]
+
+
 def bwrap_argv(bwrap: str, tmpfs_mb: int) -> list[str]:
     # As root we skip the user namespace (so the zygote can switch samples to unprivileged host uids,
     # which makes RLIMIT_NPROC bite); everything else `--unshare-all` would unshare, we do.
@@ -131,7 +138,7 @@ def launch(backend: str, tmpfs_mb: int, host_tmp: str | None, cgroups: dict[str,
     """How to start the zygote under `backend`. `host_tmp`: a private folder for the unsafe `none` backend;
     `cgroups`: the worker's cgroup folders by controller, or None (rlimits only)."""
     tail = [sys.executable, "-I", "-X", "frozen_modules=on"]
-    keep = [r for r in runtimes() if r.startswith("/tmp/")]  # each sample's fresh /tmp must not hide them
+    keep = kept_under_tmp(backend)
     config = {"clean": backend != "none", "own_tmp": backend == "unshare", "tmpfs_mb": tmpfs_mb, "keep": keep,
               "uid_base": uid_base(), "cgroups": cgroups}
     if backend == "bwrap":

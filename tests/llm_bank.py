@@ -1,5 +1,6 @@
 """A model stand-in for the AesCode loop: answers deterministically per prompt, model and seed, with real
-code from a small bank (matplotlib gallery scripts, hand-written pages; see fixtures/generate/NOTICE)."""
+code from a small bank (five matplotlib gallery scripts of fixtures/plots, hand-written pages of
+fixtures/generate; see the NOTICE files there)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,8 @@ from typing import Any
 from tests.llm_server import hashed_score, prompt_text
 
 BANK = Path(__file__).parent / "fixtures" / "generate"
-PLOTS = sorted((BANK / "plots").glob("*.py"))
+PLOTS = [Path(__file__).parent / "fixtures" / "plots" / "scripts" / f"matplotlib__plot_types__{name}.py"
+         for name in ("basic__bar", "basic__plot", "basic__scatter_plot", "stats__hist_plot", "stats__pie")]
 PAGES = sorted((BANK / "pages").glob("*.html"))
 CHARTS = ("bar chart", "line chart", "histogram", "pie chart", "scatter plot")
 FEATURES = ("three feature cards in a grid", "a pricing table", "a photo gallery", "a schedule by day")

@@ -13,6 +13,7 @@ import pytest
 
 from curate.sandbox import Limits, SandboxWorker, cgroups
 from curate.sandbox.backend import kept_under_tmp, uid_base
+from curate.sandbox.room import WORKDIR
 
 CANARY = "curate-canary-7f3a9"
 LIMITS = Limits(wall_s=60, cpu_s=3, mem_mb=700, nproc=32, fsize_mb=2, output_bytes=4096, tmpfs_mb=16)
@@ -174,7 +175,7 @@ def test_what_a_sample_leaves_in_its_room_is_gone_for_the_next(worker):
                       "    if os.path.isdir(os.path.dirname(d)) or d.startswith('/tmp'):\n"
                       "        os.makedirs(d, exist_ok=True)\n"
                       "open(os.path.expanduser('~/.cache/seaborn/tips.csv'), 'w').write('poisoned')\n"
-                      "open('/tmp/work/planted.py', 'w').write('x')\n"
+                      f"open({WORKDIR + '/planted.py'!r}, 'w').write('x')\n"  # where the next sample works
                       "subprocess.run(['ipcmk', '-M', '4096'], check=True)")["ok"]
     room_is_clean(worker)
 

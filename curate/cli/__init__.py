@@ -63,10 +63,10 @@ def load_commands(names: list[str] | None = None) -> typer.Typer:
 
 
 def _typed_command(args: list[str]) -> str | None:
-    """The command on the command line, past the global options; None for `--help` and the like."""
-    while args and args[0] == "--engine":
-        args = args[2:]
-    args = [a for a in args if not a.startswith("--engine=")]
+    """The command on the command line, past the global `--engine X` / `--engine=X`; None for `--help` and
+    the like."""
+    while args and args[0].startswith("--engine"):
+        args = args[1:] if "=" in args[0] else args[2:]
     return args[0] if args and not args[0].startswith("-") else None
 
 
